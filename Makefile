@@ -1,0 +1,65 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+# Everything installs from Debian packages; nothing is downloaded otherwise.
+
+BUILD_DIR ?= build
+FUZZ_DIR ?= build-fuzz
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+FUZZ_SECONDS ?= 300
+
+# Debian packages the build, tests and benchmarks use.
+DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config \
+  libgtest-dev libgmock-dev libbenchmark-dev \
+  libssl-dev liblzma-dev zlib1g-dev libdivsufsort-dev \
+  clang libclang-rt-14-dev valgrind xz-utils python3 \
+  gcc-riscv64-unknown-elf gcc-xtensa-lx106 gcc-arm-none-eabi \
+  bsdiff xdelta3 zstd
+
+.PHONY: all deps build test bench run fuzz embedded-check clean
+
+all: build
+
+# Installs only what is missing; `apt-get update` runs only when needed.
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja $(CMAKE_FLAGS)
+
+build: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+bench: build
+	bench/run-bench.sh $(BUILD_DIR)
+
+embedded-check: deps
+	tools/embedded-check/embedded-check.sh . $(BUILD_DIR)/embedded-check
+
+# Long fuzzing runs with libFuzzer (the test suite runs each target briefly).
+fuzz: deps
+	cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+	  -DOTA_BUILD_FUZZ=ON -DOTA_BUILD_TESTS=OFF -DOTA_BUILD_BENCH=OFF
+	cmake --build $(FUZZ_DIR) -j $(JOBS)
+	fuzz/run-fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+
+run: build
+	@if [ -x $(BUILD_DIR)/bin/ota-server ]; then \
+	  $(BUILD_DIR)/bin/ota-server --data ./var --listen 127.0.0.1:8000; \
+	else \
+	  echo "ota-server is not part of this build yet (see the server issue); tools built in $(BUILD_DIR)/bin:"; \
+	  ls $(BUILD_DIR)/bin; exit 1; \
+	fi
+
+clean:
+	rm -rf $(BUILD_DIR) $(FUZZ_DIR)

@@ -1,0 +1,308 @@
+#!/usr/bin/env bash
+# `make bench` (DESIGN.md §5, §7): over every consecutive pair of the corpus,
+# measured in this run, our patch size beside Debian's bsdiff, xdelta3 and
+# zstd --patch-from, and the peers' figures from corpus/BASELINES.tsv; then
+# device RAM, encoder time and memory, and the decoder's instructions per
+# output byte (callgrind). Every patch of ours is applied back and compared
+# with NEW: a mismatch fails the run.
+#
+# usage: bench/run-bench.sh BUILD_DIR
+# environment:
+#   OTA_CORPUS      corpus directory (default: SOURCE_DIR/../shared/corpus)
+#   BENCH_JOBS      pairs measured in parallel (default 2; 1 for quieter timings)
+#   BENCH_CALLGRIND all (default: every pair, ~1 s each) or series (last pair of each series)
+#   BENCH_GBENCH    1 (default) to also run ota-decoder-bench briefly, 0 to skip
+# Writes BUILD_DIR/bench/results.tsv (the table) and keeps each pair's raw
+# figures and logs under BUILD_DIR/bench/pairs/.
+set -euo pipefail
+
+if [ $# -ne 1 ]; then
+  echo "usage: $0 BUILD_DIR" >&2
+  exit 2
+fi
+START=$SECONDS
+SOURCE_DIR=$(cd "$(dirname "$0")/.." && pwd)
+BUILD_DIR=$(cd "$1" && pwd)
+BIN="$BUILD_DIR/bin"
+CORPUS=${OTA_CORPUS:-$SOURCE_DIR/../shared/corpus}
+JOBS=${BENCH_JOBS:-2}
+CALLGRIND_MODE=${BENCH_CALLGRIND:-all}
+OUT="$BUILD_DIR/bench"
+
+if [ ! -f "$CORPUS/MANIFEST.tsv" ]; then
+  echo "bench: no corpus at $CORPUS (set OTA_CORPUS); nothing to measure"
+  exit 0
+fi
+CORPUS=$(cd "$CORPUS" && pwd)
+
+die() {
+  echo "bench: FAIL: $*" >&2
+  exit 1
+}
+
+for exe in ota-delta ota-apply-cost; do
+  [ -x "$BIN/$exe" ] || die "$BIN/$exe not built (run 'make build')"
+done
+for tool in bsdiff xdelta3 zstd valgrind python3; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool not found (run 'make deps')"
+done
+
+# Runs a command and writes "seconds max_rss_kib" to $1.
+if [ -x /usr/bin/time ]; then
+  measure() {
+    local out=$1
+    shift
+    /usr/bin/time -f '%e %M' -o "$out" "$@"
+  }
+else
+  measure() {
+    local out=$1
+    shift
+    python3 - "$out" "$@" <<'EOF'
+import os, subprocess, sys, time
+start = time.monotonic()
+p = subprocess.Popen(sys.argv[2:])
+_, status, ru = os.wait4(p.pid, 0)
+with open(sys.argv[1], "w") as f:
+    f.write("%.2f %d\n" % (time.monotonic() - start, ru.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+EOF
+  }
+fi
+
+# Consecutive rows of a series are the update pairs.
+mapfile -t PAIRS < <(awk -F'\t' 'NR > 1 && $1 != "" {
+    if ($1 == prev) print $1 "\t" prev_version "\t" $2
+    prev = $1; prev_version = $2 }' "$CORPUS/MANIFEST.tsv")
+[ ${#PAIRS[@]} -gt 0 ] || die "no pairs in $CORPUS/MANIFEST.tsv"
+
+rm -rf "$OUT/pairs"
+mkdir -p "$OUT/pairs"
+
+# The pairs whose apply cost callgrind measures.
+declare -A CALLGRIND_PAIR=()
+for i in "${!PAIRS[@]}"; do
+  IFS=$'\t' read -r series _ _ <<<"${PAIRS[$i]}"
+  next_series=""
+  [ $((i + 1)) -lt ${#PAIRS[@]} ] && IFS=$'\t' read -r next_series _ _ <<<"${PAIRS[$((i + 1))]}"
+  if [ "$CALLGRIND_MODE" = all ] || [ "$series" != "$next_series" ]; then CALLGRIND_PAIR[$i]=1; fi
+done
+
+# Measures pair $1 and writes pairs/NN/result.tsv. A failure of a tool
+# writes pairs/NN/FAILED; a failure of ours (diff, apply, compare) is
+# recorded in the row (ours = FAIL) and pairs/NN/OURS_FAILED, so the table
+# still shows everything else.
+run_pair() {
+  local i=$1 series old new dir o n
+  IFS=$'\t' read -r series old new <<<"${PAIRS[$i]}"
+  dir=$(printf '%s/pairs/%02d' "$OUT" "$i")
+  mkdir -p "$dir"
+  o="$CORPUS/$series/$old.bin"
+  n="$CORPUS/$series/$new.bin"
+  fail() {
+    echo "$series $old -> $new: $*" >"$dir/FAILED"
+    return 1
+  }
+  ours_fail() {
+    echo "$series $old -> $new: $*" >"$dir/OURS_FAILED"
+  }
+  [ -f "$o" ] && [ -f "$n" ] || { fail "corpus file missing"; return 1; }
+
+  bsdiff "$o" "$n" "$dir/p.bsdiff" || { fail "bsdiff failed"; return 1; }
+  xdelta3 -9 -S djw -e -f -s "$o" "$n" "$dir/p.xdelta3" || { fail "xdelta3 failed"; return 1; }
+  zstd -q -f -19 --long=24 --patch-from="$o" "$n" -o "$dir/p.zst" 2>"$dir/zstd.log" \
+    || { fail "zstd failed (see $dir/zstd.log)"; return 1; }
+
+  local ours=FAIL ram=- ir=- secs=- rss=-
+  if ! measure "$dir/encode.time" "$BIN/ota-delta" diff "$o" "$n" "$dir/p.ota"; then
+    ours_fail "ota-delta diff failed"
+  elif ! "$BIN/ota-delta" apply "$o" "$dir/p.ota" "$dir/out"; then
+    ours_fail "ota-delta apply failed"
+  elif ! cmp -s "$dir/out" "$n"; then
+    ours_fail "ota-delta apply output differs from NEW"
+  elif ! "$BIN/ota-delta" info "$dir/p.ota" --json >"$dir/info.json"; then
+    ours_fail "ota-delta info failed"
+  elif ! ram=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["device_ram"]))' \
+      "$dir/info.json"); then
+    ram=-
+    ours_fail "ota-delta info --json has no device_ram"
+  else
+    ours=$(stat -c %s "$dir/p.ota")
+  fi
+  rm -f "$dir/out"
+  # GNU time puts "Command exited with non-zero status N" first on failure.
+  [ -f "$dir/encode.time" ] && read -r secs rss < <(tail -n 1 "$dir/encode.time")
+
+  if [ "$ours" != FAIL ] && [ -n "${CALLGRIND_PAIR[$i]:-}" ]; then
+    if ! valgrind --tool=callgrind --toggle-collect='*apply_in_memory*' \
+        --callgrind-out-file="$dir/callgrind.out" "$BIN/ota-apply-cost" "$o" "$dir/p.ota" "$n" \
+        >"$dir/apply-cost.txt" 2>"$dir/callgrind.log"; then
+      ours_fail "ota-apply-cost under callgrind failed (see $dir/callgrind.log)"
+    else
+      ir=$(awk '$1 == "summary:" || $1 == "totals:" { v = $2 } END { print v }' "$dir/callgrind.out")
+      if [ -z "$ir" ] || [ "$ir" -le 0 ]; then
+        ir=-
+        ours_fail "callgrind counted nothing in apply_in_memory"
+      fi
+    fi
+  fi
+
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$series" "$old" "$new" \
+    "$(stat -c %s "$o")" "$(stat -c %s "$n")" "$ours" "$(stat -c %s "$dir/p.bsdiff")" \
+    "$(stat -c %s "$dir/p.xdelta3")" "$(stat -c %s "$dir/p.zst")" "$secs" "$rss" "$ram" "$ir" \
+    >"$dir/result.tsv"
+}
+
+echo "bench: ${#PAIRS[@]} pairs from $CORPUS, $JOBS at a time: ours (applied back and compared),"
+echo "       bsdiff, xdelta3, zstd; callgrind on ${#CALLGRIND_PAIR[@]} pairs (BENCH_CALLGRIND=$CALLGRIND_MODE)"
+for i in "${!PAIRS[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
+  (run_pair "$i" >"$(printf '%s/pairs/%02d.log' "$OUT" "$i")" 2>&1) &
+done
+wait || true
+
+failed=0
+ours_failed=0
+for i in "${!PAIRS[@]}"; do
+  d=$(printf '%s/pairs/%02d' "$OUT" "$i")
+  if [ ! -f "$d/result.tsv" ]; then
+    echo "bench: FAIL: $(cat "$d/FAILED" 2>/dev/null || echo "pair $i: no result")" >&2
+    sed 's/^/  /' "$d.log" >&2 || true
+    failed=1
+  elif [ -f "$d/OURS_FAILED" ]; then
+    echo "bench: FAIL: $(cat "$d/OURS_FAILED")" >&2
+    sed 's/^/  /' "$d.log" >&2 || true
+    ours_failed=$((ours_failed + 1))
+  fi
+  rm -f "$d"/p.bsdiff "$d"/p.xdelta3 "$d"/p.zst
+done
+[ $failed -eq 0 ] || die "some pairs could not be measured (above)"
+
+cat "$OUT"/pairs/*/result.tsv >"$OUT/pairs.tsv"
+python3 - "$OUT/pairs.tsv" "$CORPUS/BASELINES.tsv" "$OUT/results.tsv" "$JOBS" <<'EOF'
+import sys
+
+pairs_path, baselines_path, results_path, jobs = sys.argv[1:5]
+peer_cols = ["esp_delta_ota", "detools_lzma", "hpatchlite_tuz32k", "hdiffpatch_lzma2"]
+live_cols = ["bsdiff", "xdelta3_9_djw", "zstd_19_patch_from"]
+
+baselines = {}
+with open(baselines_path) as f:
+    head = f.readline().rstrip("\n").split("\t")
+    for line in f:
+        row = dict(zip(head, line.rstrip("\n").split("\t")))
+        if row.get("project") and row["project"] != "TOTAL":
+            baselines[(row["project"], row["old_version"], row["new_version"])] = row
+
+def num(v, conv=int):
+    return None if v in ("-", "FAIL", "") else conv(v)
+
+rows = []
+with open(pairs_path) as f:
+    for line in f:
+        (series, old, new, old_size, new_size, ours, bsd, xd, zst, secs, rss, ram,
+         ir) = line.rstrip("\n").split("\t")
+        rows.append(dict(series=series, old=old, new=new, old_size=int(old_size),
+                         new_size=int(new_size), ours=num(ours), bsdiff=int(bsd),
+                         xdelta3=int(xd), zstd=int(zst), secs=num(secs, float),
+                         rss=num(rss), ram=num(ram), ir=num(ir)))
+
+cols = ["new", "ours", "bsdiff", "xdelta3", "zstd"] + peer_cols
+table = []
+missing_baselines = 0
+live_equal = {c: 0 for c in live_cols}
+for r in rows:
+    b = baselines.get((r["series"], r["old"], r["new"]))
+    if b is None:
+        missing_baselines += 1
+    vals = {"new": r["new_size"], "ours": r["ours"], "bsdiff": r["bsdiff"],
+            "xdelta3": r["xdelta3"], "zstd": r["zstd"]}
+    for c in peer_cols:
+        vals[c] = int(b[c]) if b and b.get(c, "").isdigit() else None
+    if b:
+        for c, mine in zip(live_cols, ("bsdiff", "xdelta3", "zstd")):
+            live_equal[c] += b.get(c) == str(r[mine])
+    table.append(("%s %s>%s" % (r["series"], r["old"], r["new"]), vals))
+
+# Totals over the pairs where ours succeeded, so every ratio compares the
+# same pairs; the label says when that is not all of them.
+ok = [v for _, v in table if v["ours"] is not None]
+totals = {c: (None if not ok or any(v[c] is None for v in ok) else sum(v[c] for v in ok))
+          for c in cols}
+ratios = {c: (None if not totals[c] or totals["ours"] is None else totals["ours"] / totals[c])
+          for c in cols}
+total_label = "TOTAL" if len(ok) == len(table) else "TOTAL (%d of %d pairs)" % (len(ok), len(table))
+
+def cell(v, fail=False):
+    if v is None:
+        return "FAIL" if fail else "-"
+    return "%.3f" % v if isinstance(v, float) else str(v)
+
+width = max(len(total_label), max(len(name) for name, _ in table)) + 1
+print()
+print(("%-*s" % (width, "pair")) + "".join("%12s" % c[:11] for c in cols[:5]) +
+      "".join("%19s" % c for c in peer_cols))
+def line(name, vals, fail=False):
+    return (("%-*s" % (width, name)) +
+            "".join("%12s" % cell(vals[c], fail and c == "ours") for c in cols[:5]) +
+            "".join("%19s" % cell(vals[c]) for c in peer_cols))
+for name, vals in table:
+    print(line(name, vals, fail=True))
+print(line(total_label, totals))
+print(line("ours/column", ratios))
+
+with open(results_path, "w") as f:
+    f.write("\t".join(["pair"] + cols + ["encode_s", "encode_max_rss_kib", "device_ram",
+                                         "apply_instructions", "instructions_per_byte"]) + "\n")
+    for (name, vals), r in zip(table, rows):
+        ipb = "%.2f" % (r["ir"] / r["new_size"]) if r["ir"] else "-"
+        f.write("\t".join([name] + [cell(vals[c], c == "ours") for c in cols] +
+                          [cell(r["secs"]), cell(r["rss"]), cell(r["ram"]), cell(r["ir"]),
+                           ipb]) + "\n")
+    f.write("\t".join([total_label] + [cell(totals[c]) for c in cols]) + "\n")
+    f.write("\t".join(["ours/column"] + [cell(ratios[c]) for c in cols]) + "\n")
+
+print()
+if missing_baselines:
+    print("note: %d pairs have no row in BASELINES.tsv ('-')" % missing_baselines)
+print("live runs equal to BASELINES.tsv: " + ", ".join(
+    "%s %d/%d" % (c, live_equal[c], len(rows)) for c in live_cols))
+good = [r for r in rows if r["ours"] is not None]
+if not good:
+    sys.exit(0)
+ram = max(good, key=lambda r: r["ram"])
+print("device RAM to apply (ota-delta info device_ram), max over pairs: %d B = %.1f KiB "
+      "(target <= 32 KiB) [%s %s>%s]" % (ram["ram"], ram["ram"] / 1024, ram["series"],
+                                           ram["old"], ram["new"]))
+slow = max(good, key=lambda r: r["secs"])
+fat = max(good, key=lambda r: r["rss"])
+print("encoder (ota-delta diff, default settings, %s pairs in parallel): max %.2f s [%s %s>%s], "
+      "total %.1f s over %d pairs" % (jobs, slow["secs"], slow["series"], slow["old"], slow["new"],
+                                      sum(r["secs"] for r in good), len(good)))
+print("encoder peak memory: max RSS %.1f MiB = %.2fx old+new [%s %s>%s] (target <= 3x)" % (
+    fat["rss"] / 1024, fat["rss"] * 1024 / (fat["old_size"] + fat["new_size"]), fat["series"],
+    fat["old"], fat["new"]))
+measured = [r for r in rows if r["ir"]]
+if measured:
+    print("device apply cost (callgrind Ir in apply_in_memory / new bytes, hash ports off):")
+    for series in dict.fromkeys(r["series"] for r in measured):
+        per = [r["ir"] / r["new_size"] for r in measured if r["series"] == series]
+        print("  %-22s %2d pairs: mean %.1f, max %.1f instructions/byte" % (
+            series, len(per), sum(per) / len(per), max(per)))
+    allp = [r["ir"] / r["new_size"] for r in measured]
+    print("  %-22s %2d pairs: mean %.1f, max %.1f instructions/byte" % (
+        "all", len(allp), sum(allp) / len(allp), max(allp)))
+EOF
+
+if [ "${BENCH_GBENCH:-1}" = 1 ] && [ -x "$BIN/ota-decoder-bench" ]; then
+  echo
+  echo "decoder throughput on the host (ota-decoder-bench):"
+  OTA_CORPUS="$CORPUS" "$BIN/ota-decoder-bench" --benchmark_min_time=0.2 \
+    || die "ota-decoder-bench failed"
+fi
+
+echo
+echo "bench: results in $OUT/results.tsv; took $((SECONDS - START)) s"
+if [ $ours_failed -gt 0 ]; then
+  die "$ours_failed of ${#PAIRS[@]} pairs: our patch failed to make, apply or verify (listed above)"
+fi

@@ -1,0 +1,350 @@
+// Streaming patch decoder: header -> (old image check) -> payload -> codec ->
+// instruction records -> new image. See ota/patch_decoder.h for the contract
+// and docs/format.md for the bytes.
+#include "ota/patch_decoder.h"
+
+#include <string.h>
+
+namespace ota {
+
+namespace {
+
+enum Phase : uint8_t {
+  kPhaseHeader = 0,
+  kPhasePayload = 1,
+  kPhaseComplete = 2,  // all payload consumed and verified
+  kPhaseFailed = 3,
+};
+
+// Fields of one instruction record, in stream order (docs/format.md).
+enum RecordPhase : uint8_t {
+  kRecAddLen = 0,
+  kRecInsertLen = 1,
+  kRecSeek = 2,
+  kRecAddBytes = 3,
+  kRecInsertBytes = 4,
+};
+
+constexpr uint8_t kMaxVarintShift = 28;  // 5 bytes carry 32 bits
+
+Status fail(PatchDecoder* d, Status s) {
+  d->status = s;
+  d->phase = kPhaseFailed;
+  return s;
+}
+
+bool has_hash(const PatchIo* io) {
+  return io->sha256_begin && io->sha256_update && io->sha256_finish;
+}
+
+// Constant-time: the comparison time does not depend on where digests differ.
+bool digest_equal(const uint8_t* a, const uint8_t* b) {
+  uint8_t diff = 0;
+  for (size_t i = 0; i < kSha256Size; ++i) diff |= (uint8_t)(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+Status flush_out(PatchDecoder* d) {
+  if (d->out_len == 0) return kStatusOk;
+  if (d->io->write_new(d->io->ctx, d->out_buf, d->out_len) != 0) return kStatusWriteError;
+  if (has_hash(d->io) && d->io->sha256_update(d->io->ctx, d->out_buf, d->out_len) != 0)
+    return kStatusHashError;
+  d->out_len = 0;
+  return kStatusOk;
+}
+
+Status emit(PatchDecoder* d, uint8_t byte) {
+  d->out_buf[d->out_len++] = byte;
+  ++d->new_pos;
+  if (d->out_len == kPatchIoBufferSize) return flush_out(d);
+  return kStatusOk;
+}
+
+// Hashes the whole old image through read_old and compares with the header,
+// before anything is written. Uses old_buf as scratch.
+Status verify_old_image(PatchDecoder* d) {
+  const PatchIo* io = d->io;
+  if (io->sha256_begin(io->ctx) != 0) return kStatusHashError;
+  for (uint32_t off = 0; off < d->header.old_size;) {
+    uint32_t n = d->header.old_size - off;
+    if (n > kPatchIoBufferSize) n = kPatchIoBufferSize;
+    if (io->read_old(io->ctx, off, d->old_buf, n) != 0) return kStatusReadError;
+    if (io->sha256_update(io->ctx, d->old_buf, n) != 0) return kStatusHashError;
+    off += n;
+  }
+  uint8_t digest[kSha256Size];
+  if (io->sha256_finish(io->ctx, digest) != 0) return kStatusHashError;
+  if (!digest_equal(digest, d->header.old_sha256)) return kStatusOldHashMismatch;
+  // The same hash context now follows the new image.
+  if (io->sha256_begin(io->ctx) != 0) return kStatusHashError;
+  return kStatusOk;
+}
+
+Status accept_header(PatchDecoder* d) {
+  Status s = patch_header_parse(d->header_buf, &d->header);
+  if (s != kStatusOk) return s;
+  const PatchHeader& h = d->header;
+  if (patch_codec_workspace_size(h) > d->workspace_size) return kStatusWorkspaceTooSmall;
+  d->header_ok = 1;
+  if (has_hash(d->io)) {
+    s = verify_old_image(d);
+    if (s != kStatusOk) return s;
+  }
+  if (h.codec == kCodecLzma) {
+    if (lzma_init(&d->lzma, h.lzma_lc, h.lzma_lp, h.lzma_pb, h.dict_size, d->workspace,
+                  d->workspace_size, h.stream_size) != kLzmaOk)
+      return kStatusBadCodecParams;
+  }
+  d->old_buf_len = 0;
+  return kStatusOk;
+}
+
+// Reads one LEB128 byte into the current varint; sets *complete at its end.
+Status varint_byte(PatchDecoder* d, uint8_t b, bool* complete) {
+  if (d->varint_shift == kMaxVarintShift && (b & 0xF0) != 0) return kStatusInstructionCorrupt;
+  d->varint_value |= (uint32_t)(b & 0x7F) << d->varint_shift;
+  if (b & 0x80) {
+    d->varint_shift = (uint8_t)(d->varint_shift + 7);
+    *complete = false;
+    return kStatusOk;
+  }
+  *complete = true;
+  return kStatusOk;
+}
+
+// Ensures old_buf holds the byte at old_pos (old_pos is already checked to
+// lie in the old image).
+Status load_old(PatchDecoder* d) {
+  uint32_t pos = (uint32_t)d->old_pos;
+  if (d->old_buf_len != 0 && pos >= d->old_buf_at && pos - d->old_buf_at < d->old_buf_len)
+    return kStatusOk;
+  uint32_t n = d->header.old_size - pos;
+  if (n > d->add_left) n = d->add_left;
+  if (n > kPatchIoBufferSize) n = kPatchIoBufferSize;
+  if (d->io->read_old(d->io->ctx, pos, d->old_buf, n) != 0) return kStatusReadError;
+  d->old_buf_at = pos;
+  d->old_buf_len = n;
+  return kStatusOk;
+}
+
+// Called once the three varints of a record are known: checks the record
+// against the image sizes before any of its bytes is applied.
+Status begin_record_data(PatchDecoder* d) {
+  const PatchHeader& h = d->header;
+  uint64_t end_new = (uint64_t)d->new_pos + d->add_left + d->insert_left;
+  if (end_new > h.new_size) return kStatusNewOverflow;
+  if (d->add_left != 0 &&
+      (d->old_pos < 0 || (uint64_t)d->old_pos + d->add_left > (uint64_t)h.old_size))
+    return kStatusOldOutOfRange;
+  d->rec_phase = d->add_left ? kRecAddBytes : d->insert_left ? kRecInsertBytes : kRecAddLen;
+  return kStatusOk;
+}
+
+// Consumes decoded instruction bytes.
+Status parse_instructions(PatchDecoder* d, const uint8_t* p, size_t n) {
+  d->stream_done += (uint32_t)n;
+  size_t i = 0;
+  while (i < n) {
+    switch (d->rec_phase) {
+      case kRecAddLen:
+        // A record may only start while output is still owed.
+        if (d->varint_shift == 0 && d->varint_value == 0 && d->new_pos == d->header.new_size)
+          return kStatusInstructionCorrupt;
+        [[fallthrough]];
+      case kRecInsertLen:
+      case kRecSeek: {
+        bool complete = false;
+        Status s = varint_byte(d, p[i++], &complete);
+        if (s != kStatusOk) return s;
+        if (!complete) break;
+        uint32_t v = d->varint_value;
+        d->varint_value = 0;
+        d->varint_shift = 0;
+        if (d->rec_phase == kRecAddLen) {
+          d->add_left = v;
+          d->rec_phase = kRecInsertLen;
+        } else if (d->rec_phase == kRecInsertLen) {
+          d->insert_left = v;
+          d->rec_phase = kRecSeek;
+        } else {
+          // Zigzag: 0, -1, 1, -2, ... The seek applies after the record's data.
+          d->pending_seek = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+          s = begin_record_data(d);
+          if (s != kStatusOk) return s;
+          if (d->rec_phase == kRecAddLen) {
+            d->old_pos += d->pending_seek;
+          }
+        }
+        break;
+      }
+      case kRecAddBytes: {
+        Status s = load_old(d);
+        if (s != kStatusOk) return s;
+        uint32_t avail = d->old_buf_len - ((uint32_t)d->old_pos - d->old_buf_at);
+        size_t take = n - i;
+        if (take > d->add_left) take = d->add_left;
+        if (take > avail) take = avail;
+        const uint8_t* old = d->old_buf + ((uint32_t)d->old_pos - d->old_buf_at);
+        for (size_t k = 0; k < take; ++k) {
+          s = emit(d, (uint8_t)(old[k] + p[i + k]));
+          if (s != kStatusOk) return s;
+        }
+        i += take;
+        d->old_pos += (int64_t)take;
+        d->add_left -= (uint32_t)take;
+        if (d->add_left == 0) {
+          if (d->insert_left) {
+            d->rec_phase = kRecInsertBytes;
+          } else {
+            d->old_pos += d->pending_seek;
+            d->rec_phase = kRecAddLen;
+          }
+        }
+        break;
+      }
+      case kRecInsertBytes: {
+        size_t take = n - i;
+        if (take > d->insert_left) take = d->insert_left;
+        for (size_t k = 0; k < take; ++k) {
+          Status s = emit(d, p[i + k]);
+          if (s != kStatusOk) return s;
+        }
+        i += take;
+        d->insert_left -= (uint32_t)take;
+        if (d->insert_left == 0) {
+          d->old_pos += d->pending_seek;
+          d->rec_phase = kRecAddLen;
+        }
+        break;
+      }
+      default:
+        return kStatusInstructionCorrupt;
+    }
+  }
+  return kStatusOk;
+}
+
+// Runs once every payload byte was consumed: the stream must have ended on a
+// record boundary with exactly new_size bytes out and the right digest.
+Status complete(PatchDecoder* d) {
+  const PatchHeader& h = d->header;
+  if (d->stream_done != h.stream_size) return kStatusTruncated;
+  if (d->rec_phase != kRecAddLen || d->varint_shift != 0 || d->varint_value != 0)
+    return kStatusTruncated;
+  if (d->new_pos != h.new_size) return kStatusSizeMismatch;
+  Status s = flush_out(d);
+  if (s != kStatusOk) return s;
+  if (has_hash(d->io)) {
+    uint8_t digest[kSha256Size];
+    if (d->io->sha256_finish(d->io->ctx, digest) != 0) return kStatusHashError;
+    if (!digest_equal(digest, h.new_sha256)) return kStatusNewHashMismatch;
+  }
+  return kStatusDone;
+}
+
+Status feed_payload(PatchDecoder* d, const uint8_t* data, size_t n) {
+  const PatchHeader& h = d->header;
+  if (h.codec == kCodecNone) {
+    Status s = parse_instructions(d, data, n);
+    d->payload_done += (uint32_t)n;
+    return s;
+  }
+  // LZMA: decode into stream_buf and hand each piece to the parser.
+  for (;;) {
+    size_t in_len = n;
+    size_t out_len = kPatchIoBufferSize;
+    LzmaResult r = lzma_decode(&d->lzma, data, &in_len, d->stream_buf, &out_len);
+    if (r < 0) return kStatusCodecCorrupt;
+    data += in_len;
+    n -= in_len;
+    d->payload_done += (uint32_t)in_len;
+    if (out_len) {
+      Status s = parse_instructions(d, d->stream_buf, out_len);
+      if (s != kStatusOk) return s;
+    }
+    if (r == kLzmaStreamEnd) {
+      // The codec ended: every payload byte must have been part of it.
+      if (n != 0 || d->payload_done != h.payload_size) return kStatusCodecCorrupt;
+      return kStatusOk;
+    }
+    if (in_len == 0 && out_len == 0) {
+      // Needs more input. If the payload is exhausted the codec is corrupt.
+      if (n != 0) return kStatusCodecCorrupt;
+      if (d->payload_done == h.payload_size) return kStatusCodecCorrupt;
+      return kStatusOk;
+    }
+  }
+}
+
+}  // namespace
+
+Status patch_decoder_init(PatchDecoder* d, const PatchIo* io, void* workspace,
+                          uint32_t workspace_size) {
+  if (!d) return kStatusBadArgument;
+  memset(d, 0, sizeof(*d));
+  d->phase = kPhaseFailed;
+  d->status = kStatusBadArgument;
+  if (!io || !io->read_old || !io->write_new) return kStatusBadArgument;
+  bool any_hash = io->sha256_begin || io->sha256_update || io->sha256_finish;
+  if (any_hash && !has_hash(io)) return kStatusBadArgument;
+  if (workspace_size && (!workspace || ((uintptr_t)workspace & 3u) != 0)) return kStatusBadArgument;
+  d->io = io;
+  d->workspace = (uint8_t*)workspace;
+  d->workspace_size = workspace_size;
+  d->status = kStatusOk;
+  d->phase = kPhaseHeader;
+  return kStatusOk;
+}
+
+Status patch_decoder_feed(PatchDecoder* d, const uint8_t* data, size_t n) {
+  if (!d) return kStatusBadArgument;
+  if (d->phase == kPhaseFailed) return kStatusAfterError;
+  if (n == 0) return d->status;
+  if (!data) return fail(d, kStatusBadArgument);
+  if (d->phase == kPhaseComplete) return fail(d, kStatusTrailingData);
+
+  if (d->phase == kPhaseHeader) {
+    size_t take = kPatchHeaderSize - d->header_len;
+    if (take > n) take = n;
+    memcpy(d->header_buf + d->header_len, data, take);
+    d->header_len += (uint32_t)take;
+    data += take;
+    n -= take;
+    if (d->header_len < kPatchHeaderSize) return kStatusOk;
+    Status s = accept_header(d);
+    if (s != kStatusOk) return fail(d, s);
+    d->phase = kPhasePayload;
+  }
+
+  if (d->phase == kPhasePayload) {
+    uint32_t left = d->header.payload_size - d->payload_done;
+    size_t take = n < left ? n : left;
+    if (take) {
+      Status s = feed_payload(d, data, take);
+      if (s != kStatusOk) return fail(d, s);
+      data += take;
+      n -= take;
+    }
+    if (d->payload_done == d->header.payload_size) {
+      Status s = complete(d);
+      if (s != kStatusDone) return fail(d, s);
+      d->phase = kPhaseComplete;
+      d->status = kStatusDone;
+    }
+    if (n != 0) return fail(d, kStatusTrailingData);
+  }
+  return d->status;
+}
+
+Status patch_decoder_finish(PatchDecoder* d) {
+  if (!d) return kStatusBadArgument;
+  if (d->phase == kPhaseFailed) return d->status;
+  if (d->phase == kPhaseComplete) return kStatusDone;
+  return fail(d, kStatusTruncated);
+}
+
+const PatchHeader* patch_decoder_header(const PatchDecoder* d) {
+  return (d && d->header_ok) ? &d->header : nullptr;
+}
+
+}  // namespace ota

@@ -1,0 +1,36 @@
+#include "ota/status.h"
+
+namespace ota {
+
+const char* status_message(Status s) {
+  switch (s) {
+    case kStatusOk: return "ok";
+    case kStatusDone: return "patch applied and verified";
+    case kStatusBadMagic: return "not an OTA patch (bad magic)";
+    case kStatusHeaderCorrupt: return "patch header is corrupt (CRC mismatch)";
+    case kStatusUnsupportedVersion: return "unsupported patch format version";
+    case kStatusUnsupportedCodec: return "unknown codec";
+    case kStatusUnsupportedTransform: return "unknown transform or transform version";
+    case kStatusUnsupportedFlags: return "unknown header flags";
+    case kStatusBadCodecParams: return "invalid codec parameters";
+    case kStatusBadSizes: return "inconsistent sizes in patch header";
+    case kStatusWorkspaceTooSmall: return "patch needs more RAM than the decoder budget";
+    case kStatusCodecCorrupt: return "corrupt compressed data";
+    case kStatusInstructionCorrupt: return "corrupt patch instruction";
+    case kStatusOldOutOfRange: return "patch reads outside the old image";
+    case kStatusNewOverflow: return "patch writes past the new image size";
+    case kStatusTruncated: return "patch is truncated";
+    case kStatusTrailingData: return "unexpected data after the end of the patch";
+    case kStatusSizeMismatch: return "output size mismatch";
+    case kStatusOldHashMismatch: return "wrong base image (old SHA-256 differs from the patch header)";
+    case kStatusNewHashMismatch: return "output SHA-256 differs from the patch header";
+    case kStatusReadError: return "reading the old image failed";
+    case kStatusWriteError: return "writing the new image failed";
+    case kStatusHashError: return "hash port failed";
+    case kStatusBadArgument: return "invalid argument";
+    case kStatusAfterError: return "decoder already failed";
+  }
+  return "unknown status";
+}
+
+}  // namespace ota
