@@ -10,12 +10,12 @@ FUZZ_SECONDS ?= 300
 # Debian packages the build, tests and benchmarks use.
 DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config \
   libgtest-dev libgmock-dev libbenchmark-dev \
-  libssl-dev liblzma-dev zlib1g-dev libdivsufsort-dev \
+  libssl-dev liblzma-dev zlib1g-dev libbz2-dev libdivsufsort-dev \
   clang libclang-rt-14-dev valgrind xz-utils python3 \
   gcc-riscv64-unknown-elf gcc-xtensa-lx106 gcc-arm-none-eabi \
-  bsdiff xdelta3 zstd
+  bsdiff xdelta3 zstd time
 
-.PHONY: all deps build test bench run fuzz embedded-check clean
+.PHONY: all deps build test test-asan bench run fuzz embedded-check clean
 
 all: build
 
@@ -37,8 +37,19 @@ $(BUILD_DIR)/build.ninja:
 build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-test: build
+# The sanitizer pass runs first so that CTest's summary is the last line.
+test: build test-asan
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+# The format, decoder and encoder suites again under AddressSanitizer and
+# UBSan: the decoders must stay in bounds on every corrupt input.
+ASAN_DIR ?= build-asan
+ASAN_TESTS := format_test lzma_decoder_test patch_decoder_test delta_roundtrip_test
+test-asan: deps
+	@[ -f $(ASAN_DIR)/build.ninja ] || cmake -S . -B $(ASAN_DIR) -G Ninja -DOTA_SANITIZE=ON -DOTA_BUILD_BENCH=OFF
+	cmake --build $(ASAN_DIR) -j $(JOBS) --target $(ASAN_TESTS)
+	@for t in $(ASAN_TESTS); do echo "== $$t (ASan+UBSan)"; \
+	  $(ASAN_DIR)/bin/$$t --gtest_brief=1 || exit 1; done
 
 bench: build
 	bench/run-bench.sh $(BUILD_DIR)
@@ -62,4 +73,4 @@ run: build
 	fi
 
 clean:
-	rm -rf $(BUILD_DIR) $(FUZZ_DIR)
+	rm -rf $(BUILD_DIR) $(FUZZ_DIR) $(ASAN_DIR)

@@ -9,7 +9,8 @@
 # usage: bench/run-bench.sh BUILD_DIR
 # environment:
 #   OTA_CORPUS      corpus directory (default: SOURCE_DIR/../shared/corpus)
-#   BENCH_JOBS      pairs measured in parallel (default 2; 1 for quieter timings)
+#   BENCH_JOBS      pairs measured in parallel by the other tools and callgrind
+#                   (default 2; our encoder is always timed alone)
 #   BENCH_CALLGRIND all (default: every pair, ~1 s each) or series (last pair of each series)
 #   BENCH_GBENCH    1 (default) to also run ota-decoder-bench briefly, 0 to skip
 # Writes BUILD_DIR/bench/results.tsv (the table) and keeps each pair's raw
@@ -88,32 +89,30 @@ for i in "${!PAIRS[@]}"; do
   if [ "$CALLGRIND_MODE" = all ] || [ "$series" != "$next_series" ]; then CALLGRIND_PAIR[$i]=1; fi
 done
 
-# Measures pair $1 and writes pairs/NN/result.tsv. A failure of a tool
-# writes pairs/NN/FAILED; a failure of ours (diff, apply, compare) is
-# recorded in the row (ours = FAIL) and pairs/NN/OURS_FAILED, so the table
-# still shows everything else.
-run_pair() {
-  local i=$1 series old new dir o n
-  IFS=$'\t' read -r series old new <<<"${PAIRS[$i]}"
-  dir=$(printf '%s/pairs/%02d' "$OUT" "$i")
+# Pair $1's directory, files and failure recorders.
+pair_setup() {
+  IFS=$'\t' read -r series old new <<<"${PAIRS[$1]}"
+  dir=$(printf '%s/pairs/%02d' "$OUT" "$1")
   mkdir -p "$dir"
   o="$CORPUS/$series/$old.bin"
   n="$CORPUS/$series/$new.bin"
-  fail() {
-    echo "$series $old -> $new: $*" >"$dir/FAILED"
-    return 1
-  }
-  ours_fail() {
-    echo "$series $old -> $new: $*" >"$dir/OURS_FAILED"
-  }
+}
+fail() {  # a pair that cannot be measured at all
+  echo "$series $old -> $new: $*" >>"$dir/FAILED"
+  return 1
+}
+ours_fail() {  # our patch failed: recorded, the rest still measured
+  echo "$series $old -> $new: $*" >>"$dir/OURS_FAILED"
+}
+
+# Phase 1, one pair at a time so the encoder's time is its own: our patch
+# (timed), applied back and compared with NEW, and its device RAM.
+# Writes pairs/NN/ours.tsv: size (or FAIL), seconds, max RSS KiB, device RAM.
+run_ours() {
+  local series old new dir o n
+  pair_setup "$1"
   [ -f "$o" ] && [ -f "$n" ] || { fail "corpus file missing"; return 1; }
-
-  bsdiff "$o" "$n" "$dir/p.bsdiff" || { fail "bsdiff failed"; return 1; }
-  xdelta3 -9 -S djw -e -f -s "$o" "$n" "$dir/p.xdelta3" || { fail "xdelta3 failed"; return 1; }
-  zstd -q -f -19 --long=24 --patch-from="$o" "$n" -o "$dir/p.zst" 2>"$dir/zstd.log" \
-    || { fail "zstd failed (see $dir/zstd.log)"; return 1; }
-
-  local ours=FAIL ram=- ir=- secs=- rss=-
+  local ours=FAIL ram=- secs=- rss=-
   if ! measure "$dir/encode.time" "$BIN/ota-delta" diff "$o" "$n" "$dir/p.ota"; then
     ours_fail "ota-delta diff failed"
   elif ! "$BIN/ota-delta" apply "$o" "$dir/p.ota" "$dir/out"; then
@@ -132,8 +131,23 @@ run_pair() {
   rm -f "$dir/out"
   # GNU time puts "Command exited with non-zero status N" first on failure.
   [ -f "$dir/encode.time" ] && read -r secs rss < <(tail -n 1 "$dir/encode.time")
+  printf '%s\t%s\t%s\t%s\n' "$ours" "$secs" "$rss" "$ram" >"$dir/ours.tsv"
+}
 
-  if [ "$ours" != FAIL ] && [ -n "${CALLGRIND_PAIR[$i]:-}" ]; then
+# Phase 2, $JOBS pairs at a time: bsdiff, xdelta3, zstd, and callgrind on
+# our decoder. Writes pairs/NN/result.tsv (the whole row).
+run_others() {
+  local series old new dir o n
+  pair_setup "$1"
+  [ -f "$o" ] && [ -f "$n" ] || { fail "corpus file missing"; return 1; }
+  bsdiff "$o" "$n" "$dir/p.bsdiff" || { fail "bsdiff failed"; return 1; }
+  xdelta3 -9 -S djw -e -f -s "$o" "$n" "$dir/p.xdelta3" || { fail "xdelta3 failed"; return 1; }
+  zstd -q -f -19 --long=24 --patch-from="$o" "$n" -o "$dir/p.zst" 2>"$dir/zstd.log" \
+    || { fail "zstd failed (see $dir/zstd.log)"; return 1; }
+
+  local ours secs rss ram ir=-
+  read -r ours secs rss ram <"$dir/ours.tsv" || { fail "no result from phase 1"; return 1; }
+  if [ "$ours" != FAIL ] && [ -n "${CALLGRIND_PAIR[$1]:-}" ]; then
     if ! valgrind --tool=callgrind --toggle-collect='*apply_in_memory*' \
         --callgrind-out-file="$dir/callgrind.out" "$BIN/ota-apply-cost" "$o" "$dir/p.ota" "$n" \
         >"$dir/apply-cost.txt" 2>"$dir/callgrind.log"; then
@@ -146,31 +160,40 @@ run_pair() {
       fi
     fi
   fi
-
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$series" "$old" "$new" \
     "$(stat -c %s "$o")" "$(stat -c %s "$n")" "$ours" "$(stat -c %s "$dir/p.bsdiff")" \
     "$(stat -c %s "$dir/p.xdelta3")" "$(stat -c %s "$dir/p.zst")" "$secs" "$rss" "$ram" "$ir" \
     >"$dir/result.tsv"
 }
 
-echo "bench: ${#PAIRS[@]} pairs from $CORPUS, $JOBS at a time: ours (applied back and compared),"
-echo "       bsdiff, xdelta3, zstd; callgrind on ${#CALLGRIND_PAIR[@]} pairs (BENCH_CALLGRIND=$CALLGRIND_MODE)"
+log_of() { printf '%s/pairs/%02d.log' "$OUT" "$1"; }
+
+echo "bench: ${#PAIRS[@]} pairs from $CORPUS"
+echo "bench: phase 1: our patches, one at a time (timed; each applied back and compared with NEW)"
+t0=$SECONDS
+for i in "${!PAIRS[@]}"; do
+  (run_ours "$i" >"$(log_of "$i")" 2>&1) || true
+done
+echo "bench: phase 2: bsdiff, xdelta3, zstd, and callgrind on ${#CALLGRIND_PAIR[@]} pairs" \
+  "(BENCH_CALLGRIND=$CALLGRIND_MODE), $JOBS pairs at a time [phase 1 took $((SECONDS - t0)) s]"
+t0=$SECONDS
 for i in "${!PAIRS[@]}"; do
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
-  (run_pair "$i" >"$(printf '%s/pairs/%02d.log' "$OUT" "$i")" 2>&1) &
+  (run_others "$i" >>"$(log_of "$i")" 2>&1) &
 done
 wait || true
+echo "bench: phase 2 took $((SECONDS - t0)) s"
 
 failed=0
 ours_failed=0
 for i in "${!PAIRS[@]}"; do
   d=$(printf '%s/pairs/%02d' "$OUT" "$i")
   if [ ! -f "$d/result.tsv" ]; then
-    echo "bench: FAIL: $(cat "$d/FAILED" 2>/dev/null || echo "pair $i: no result")" >&2
+    cat "$d/FAILED" 2>/dev/null | sed 's/^/bench: FAIL: /' >&2 || echo "bench: FAIL: pair $i: no result" >&2
     sed 's/^/  /' "$d.log" >&2 || true
     failed=1
   elif [ -f "$d/OURS_FAILED" ]; then
-    echo "bench: FAIL: $(cat "$d/OURS_FAILED")" >&2
+    sed 's/^/bench: FAIL: /' "$d/OURS_FAILED" >&2
     sed 's/^/  /' "$d.log" >&2 || true
     ours_failed=$((ours_failed + 1))
   fi
@@ -179,10 +202,10 @@ done
 [ $failed -eq 0 ] || die "some pairs could not be measured (above)"
 
 cat "$OUT"/pairs/*/result.tsv >"$OUT/pairs.tsv"
-python3 - "$OUT/pairs.tsv" "$CORPUS/BASELINES.tsv" "$OUT/results.tsv" "$JOBS" <<'EOF'
+python3 - "$OUT/pairs.tsv" "$CORPUS/BASELINES.tsv" "$OUT/results.tsv" <<'EOF'
 import sys
 
-pairs_path, baselines_path, results_path, jobs = sys.argv[1:5]
+pairs_path, baselines_path, results_path = sys.argv[1:4]
 peer_cols = ["esp_delta_ota", "detools_lzma", "hpatchlite_tuz32k", "hdiffpatch_lzma2"]
 live_cols = ["bsdiff", "xdelta3_9_djw", "zstd_19_patch_from"]
 
@@ -276,8 +299,8 @@ print("device RAM to apply (ota-delta info device_ram), max over pairs: %d B = %
                                            ram["old"], ram["new"]))
 slow = max(good, key=lambda r: r["secs"])
 fat = max(good, key=lambda r: r["rss"])
-print("encoder (ota-delta diff, default settings, %s pairs in parallel): max %.2f s [%s %s>%s], "
-      "total %.1f s over %d pairs" % (jobs, slow["secs"], slow["series"], slow["old"], slow["new"],
+print("encoder (ota-delta diff, default settings, timed one pair at a time): max %.2f s [%s %s>%s], "
+      "total %.1f s over %d pairs" % ( slow["secs"], slow["series"], slow["old"], slow["new"],
                                       sum(r["secs"] for r in good), len(good)))
 print("encoder peak memory: max RSS %.1f MiB = %.2fx old+new [%s %s>%s] (target <= 3x)" % (
     fat["rss"] / 1024, fat["rss"] * 1024 / (fat["old_size"] + fat["new_size"]), fat["series"],

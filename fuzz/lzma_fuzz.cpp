@@ -1,10 +1,11 @@
 // libFuzzer target for the device's raw LZMA1 decoder (ota/lzma_decoder.h).
 //
 // Input layout (8-byte header, then the stream):
-//   [0]     lc = b % 9, lowered until lc + lp <= 6 (keeps each run fast)
+//   [0]     lc = b % 9, lowered until lc + lp <= 4 (the patch format's cap)
 //   [1]     lp = b % 5, pb = (b / 5) % 5
 //   [2..3]  dict_size = 4096 + le16 (4 KiB .. 68 KiB, not only powers of 2)
-//   [4..6]  out_size = le24 & 0x3FFFF (0 .. 256 KiB)
+//   [4..5]  out_size = le16 (0 .. 64 KiB - 1)
+//   [6]     unused
 //   [7]     seed for the input/output splits
 //   [8..]   the LZMA stream
 //
@@ -129,9 +130,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   p.lc = (uint8_t)(data[0] % 9);
   p.lp = (uint8_t)(data[1] % 5);
   p.pb = (uint8_t)((data[1] / 5) % 5);
-  while (p.lc + p.lp > 6) --p.lc;
+  while (p.lc + p.lp > 4) --p.lc;
   p.dict = 4096u + ((uint32_t)data[2] | ((uint32_t)data[3] << 8));
-  p.out_size = ((uint32_t)data[4] | ((uint32_t)data[5] << 8) | ((uint32_t)data[6] << 16)) & 0x3FFFFu;
+  p.out_size = (uint32_t)data[4] | ((uint32_t)data[5] << 8);
   const uint32_t seed = data[7] + 1u;
   const uint8_t* stream = data + 8;
   const size_t stream_size = size - 8;

@@ -9,6 +9,7 @@
 #include <divsufsort.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -27,8 +28,10 @@ class SuffixIndex {
   }
 
   // Longest prefix of `needle` that occurs in OLD; returns its length and
-  // sets *pos to one of its positions.
-  size_t longest_match(const uint8_t* needle, size_t needle_len, int64_t* pos) const {
+  // sets *pos to one of its positions: among the matches of that length
+  // within `near` suffix-array neighbours, the one closest to `preferred`.
+  size_t longest_match(const uint8_t* needle, size_t needle_len, int64_t preferred, int near,
+                       int64_t* pos) const {
     if (sa_.empty() || needle_len == 0) {
       *pos = 0;
       return 0;
@@ -59,12 +62,27 @@ class SuffixIndex {
         lcp_hi = l;
       }
     }
-    if (lcp_lo >= lcp_hi) {
-      *pos = sa_[lo];
-      return lcp_lo;
+    size_t best_len = lcp_lo >= lcp_hi ? lcp_lo : lcp_hi;
+    size_t at = lcp_lo >= lcp_hi ? lo : hi;
+    *pos = sa_[at];
+    if (near > 0 && best_len > 0) {
+      // Equal-length matches are contiguous in the suffix array around `at`.
+      int64_t best_dist = std::llabs(*pos - preferred);
+      for (int dir = -1; dir <= 1; dir += 2) {
+        size_t i = at;
+        for (int step = 0; step < near; ++step) {
+          if ((dir < 0 && i == 0) || (dir > 0 && i + 1 >= sa_.size())) break;
+          i = dir < 0 ? i - 1 : i + 1;
+          if (common(sa_[i], needle, best_len, 0) < best_len) break;
+          int64_t d = std::llabs(static_cast<int64_t>(sa_[i]) - preferred);
+          if (d < best_dist) {
+            best_dist = d;
+            *pos = sa_[i];
+          }
+        }
+      }
     }
-    *pos = sa_[hi];
-    return lcp_hi;
+    return best_len;
   }
 
  private:
@@ -101,8 +119,9 @@ std::vector<Record> match_images(std::span<const uint8_t> old_image,
     int64_t old_score = 0;
     int64_t scored_to = scan += len;
     for (; scan < new_size; ++scan) {
-      len = static_cast<int64_t>(
-          index.longest_match(n + scan, static_cast<size_t>(new_size - scan), &pos));
+      len = static_cast<int64_t>(index.longest_match(n + scan, static_cast<size_t>(new_size - scan),
+                                                     scan + last_offset,
+                                                     options.near_candidates, &pos));
       // Bytes of [scan, scan+len) that the current alignment already matches.
       for (; scored_to < scan + len; ++scored_to)
         if (scored_to + last_offset < old_size && o[scored_to + last_offset] == n[scored_to])

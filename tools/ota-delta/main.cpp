@@ -1,4 +1,4 @@
-// ota-delta: make, apply and inspect patches (docs/format.md, docs/ota-delta.md).
+// ota-delta: make, apply and inspect patches (docs/format.md; usage in README.md).
 // Exit status: 0 success, 1 the operation failed, 2 usage error. Every error
 // is one line on stderr; `apply` and `diff` never leave a partial output file.
 #include <fcntl.h>

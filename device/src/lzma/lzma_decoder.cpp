@@ -121,7 +121,7 @@ OTA_LZMA_INLINE void rc_normalize(Rc& rc) {
 }
 
 template <bool kDry>
-OTA_LZMA_INLINE uint32_t rc_bit(Rc& rc, uint16_t* p) {
+OTA_LZMA_INLINE uint32_t rc_bit_body(Rc& rc, uint16_t* p) {
   rc_normalize<kDry>(rc);
   const uint32_t prob = *p;
   const uint32_t bound = (rc.range >> kNumProbBits) * prob;
@@ -134,6 +134,16 @@ OTA_LZMA_INLINE uint32_t rc_bit(Rc& rc, uint16_t* p) {
   rc.code -= bound;
   if (!kDry) *p = (uint16_t)(prob - (prob >> kNumMoveBits));
   return 1;
+}
+
+// The dry run is rare (only for a stream's last bytes of each feed call):
+// its bits go through one out-of-line copy to keep the code small.
+OTA_LZMA_NOINLINE uint32_t rc_bit_dry(Rc& rc, uint16_t* p) { return rc_bit_body<true>(rc, p); }
+
+template <bool kDry>
+OTA_LZMA_INLINE uint32_t rc_bit(Rc& rc, uint16_t* p) {
+  if (kDry) return rc_bit_dry(rc, p);
+  return rc_bit_body<false>(rc, p);
 }
 
 // Bit tree, most significant bit first; probs[1 .. 2^bits - 1] are used.

@@ -19,8 +19,12 @@ struct Record {
 // Tunables of the matcher; the defaults are what `ota-delta diff` uses.
 struct MatchOptions {
   // A new match must beat the current alignment by this many bytes to be
-  // taken (bsdiff uses 8).
-  int min_gain = 8;
+  // taken (bsdiff uses 8; 6 measured 0.3% smaller on the corpus).
+  int min_gain = 6;
+  // When several places in OLD match equally long, prefer the one nearest
+  // the current alignment (smaller seeks, more aligned diff bytes). This many
+  // suffix-array neighbours are examined on each side; 0 disables.
+  int near_candidates = 16;
 };
 
 // bsdiff-class matching over a suffix array of OLD (libdivsufsort).
