@@ -10,8 +10,8 @@ FUZZ_SECONDS ?= 300
 # Debian packages the build, tests and benchmarks use.
 DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config \
   libgtest-dev libgmock-dev libbenchmark-dev \
-  libssl-dev liblzma-dev zlib1g-dev libbz2-dev libdivsufsort-dev \
-  clang libclang-rt-14-dev valgrind xz-utils python3 \
+  libssl-dev libmbedtls-dev liblzma-dev zlib1g-dev libbz2-dev libdivsufsort-dev \
+  clang libclang-rt-14-dev valgrind xz-utils python3 python3-pycryptodome python3-cryptography \
   gcc-riscv64-unknown-elf gcc-xtensa-lx106 gcc-arm-none-eabi \
   bsdiff xdelta3 zstd time
 
