@@ -84,6 +84,10 @@ Status accept_header(PatchDecoder* d) {
   Status s = patch_header_parse(d->header_buf, &d->header);
   if (s != kStatusOk) return s;
   const PatchHeader& h = d->header;
+  if (d->expect_new_sha256 &&
+      (!digest_equal(h.old_sha256, d->expect_old_sha256) ||
+       !digest_equal(h.new_sha256, d->expect_new_sha256) || h.new_size != d->expect_new_size))
+    return kStatusPayloadMismatch;
   if (patch_codec_workspace_size(h) > d->workspace_size) return kStatusWorkspaceTooSmall;
   d->header_ok = 1;
   if (has_hash(d->io)) {
@@ -294,6 +298,14 @@ Status patch_decoder_init(PatchDecoder* d, const PatchIo* io, void* workspace,
   d->status = kStatusOk;
   d->phase = kPhaseHeader;
   return kStatusOk;
+}
+
+void patch_decoder_expect(PatchDecoder* d, const uint8_t old_sha256[32],
+                          const uint8_t new_sha256[32], uint32_t new_size) {
+  if (!d || !old_sha256 || !new_sha256) return;
+  d->expect_old_sha256 = old_sha256;
+  d->expect_new_sha256 = new_sha256;
+  d->expect_new_size = new_size;
 }
 
 Status patch_decoder_feed(PatchDecoder* d, const uint8_t* data, size_t n) {

@@ -29,6 +29,21 @@ const char* status_message(Status s) {
     case kStatusHashError: return "hash port failed";
     case kStatusBadArgument: return "invalid argument";
     case kStatusAfterError: return "decoder already failed";
+    case kStatusManifestMalformed: return "manifest malformed";
+    case kStatusUnknownKey: return "manifest signed by an unknown key";
+    case kStatusBadSignature: return "bad manifest signature";
+    case kStatusWrongProduct: return "manifest is for another product or chip";
+    case kStatusWrongDevice: return "manifest is for another device";
+    case kStatusStaleManifest: return "stale manifest (freshness nonce differs: replay)";
+    case kStatusDowngrade: return "downgrade refused (security counter below the stored one)";
+    case kStatusUnsupportedPayload: return "unsupported payload (type, codec, encryption or RAM)";
+    case kStatusPayloadMismatch: return "payload does not match the manifest";
+    case kStatusRecordChainBroken: return "record chain broken (record digest differs)";
+    case kStatusRecordOutOfOrder: return "record out of order (unexpected nonce)";
+    case kStatusRecordAuthFailed: return "record authentication failed";
+    case kStatusPayloadHashMismatch: return "payload SHA-256 differs from the manifest";
+    case kStatusKeyUnwrapFailed: return "content key does not unwrap with the device key";
+    case kStatusCryptoError: return "crypto port failed";
   }
   return "unknown status";
 }

@@ -175,7 +175,8 @@ TEST(PatchHeader, WorkspaceIsProbabilitiesPlusDictionary) {
 }
 
 TEST(Status, EveryCodeHasAMessage) {
-  for (int c = -30; c <= 1; ++c) {
+  for (int c = -44; c <= 1; ++c) {
+    if (c < -23 && c > -30) continue;  // unassigned
     const char* m = status_message(static_cast<Status>(c));
     ASSERT_NE(m, nullptr);
     EXPECT_GT(std::strlen(m), 1u);

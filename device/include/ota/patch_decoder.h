@@ -62,6 +62,10 @@ struct PatchDecoder {
   uint8_t header_buf[kPatchHeaderSize];
   uint32_t header_len;
   uint8_t header_ok;      // header parsed and fits the workspace
+  // Optional binding to a verified manifest (patch_decoder_expect).
+  const uint8_t* expect_old_sha256;
+  const uint8_t* expect_new_sha256;
+  uint32_t expect_new_size;
   uint32_t payload_done;  // payload bytes consumed
   uint32_t stream_done;   // instruction bytes decoded
   LzmaDecoder lzma;
@@ -94,6 +98,13 @@ inline uint32_t patch_decoder_ram(const PatchHeader& h) {
 // workspace_size is 0, which only admits kCodecNone patches).
 Status patch_decoder_init(PatchDecoder* d, const PatchIo* io, void* workspace,
                           uint32_t workspace_size);
+
+// Binds the patch to a verified manifest: once the header arrives, its old
+// and new SHA-256 and new size must equal these (kStatusPayloadMismatch
+// otherwise), checked before anything is read or written. The digests are
+// not copied: they must outlive d. Call after init, before the first feed.
+void patch_decoder_expect(PatchDecoder* d, const uint8_t old_sha256[32],
+                          const uint8_t new_sha256[32], uint32_t new_size);
 
 // Consumes all n bytes or fails. Returns kStatusOk (more expected),
 // kStatusDone (the patch is complete and verified; any further byte is

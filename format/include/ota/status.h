@@ -37,6 +37,22 @@ enum Status : int16_t {
   kStatusHashError = -21,
   kStatusBadArgument = -22,
   kStatusAfterError = -23,            // called again after an error
+  // Security envelope (docs/protocol.md).
+  kStatusManifestMalformed = -30,
+  kStatusUnknownKey = -31,            // manifest signed by a key the device does not trust
+  kStatusBadSignature = -32,
+  kStatusWrongProduct = -33,          // product or chip id is not this device's
+  kStatusWrongDevice = -34,           // manifest for another device
+  kStatusStaleManifest = -35,         // freshness nonce differs: replay
+  kStatusDowngrade = -36,             // security counter below the stored one
+  kStatusUnsupportedPayload = -37,    // payload type, codec, encryption or RAM need
+  kStatusPayloadMismatch = -38,       // patch header disagrees with the manifest
+  kStatusRecordChainBroken = -39,     // record digest differs from the chain
+  kStatusRecordOutOfOrder = -40,      // record nonce is not the expected one
+  kStatusRecordAuthFailed = -41,      // AES-CCM tag mismatch
+  kStatusPayloadHashMismatch = -42,   // decrypted payload differs from the manifest digest
+  kStatusKeyUnwrapFailed = -43,       // wrapped content key does not open with the device key
+  kStatusCryptoError = -44,           // the crypto port failed
 };
 
 // A fixed English message for the code; never null.
