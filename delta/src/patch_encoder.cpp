@@ -98,7 +98,7 @@ std::vector<uint8_t> make_patch(std::span<const uint8_t> old_image,
 
   std::vector<uint8_t> patch(kPatchHeaderSize + payload.size());
   patch_header_write(h, patch.data());
-  std::memcpy(patch.data() + kPatchHeaderSize, payload.data(), payload.size());
+  if (!payload.empty()) std::memcpy(patch.data() + kPatchHeaderSize, payload.data(), payload.size());
   return patch;
 }
 

@@ -87,7 +87,9 @@ Status manifest_verify(const CryptoPort* crypto, const DeviceIdentity* dev, cons
   bool codec_known = m->payload_type == kPayloadFullImage
                          ? m->payload_codec == 0
                          : (m->payload_codec == kCodecNone || m->payload_codec == kCodecLzma);
-  if (!codec_known || m->payload_ram > dev->ram_budget) return kStatusUnsupportedPayload;
+  if (!codec_known || m->payload_ram > dev->ram_budget ||
+      record_buffer_size(m) > dev->record_budget)
+    return kStatusUnsupportedPayload;
   return kStatusOk;
 }
 

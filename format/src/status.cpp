@@ -5,7 +5,7 @@ namespace ota {
 const char* status_message(Status s) {
   switch (s) {
     case kStatusOk: return "ok";
-    case kStatusDone: return "patch applied and verified";
+    case kStatusDone: return "complete and verified";
     case kStatusBadMagic: return "not an OTA patch (bad magic)";
     case kStatusHeaderCorrupt: return "patch header is corrupt (CRC mismatch)";
     case kStatusUnsupportedVersion: return "unsupported patch format version";
@@ -19,10 +19,10 @@ const char* status_message(Status s) {
     case kStatusInstructionCorrupt: return "corrupt patch instruction";
     case kStatusOldOutOfRange: return "patch reads outside the old image";
     case kStatusNewOverflow: return "patch writes past the new image size";
-    case kStatusTruncated: return "patch is truncated";
-    case kStatusTrailingData: return "unexpected data after the end of the patch";
+    case kStatusTruncated: return "truncated (the input ended early)";
+    case kStatusTrailingData: return "unexpected data after the end";
     case kStatusSizeMismatch: return "output size mismatch";
-    case kStatusOldHashMismatch: return "wrong base image (old SHA-256 differs from the patch header)";
+    case kStatusOldHashMismatch: return "wrong base image (its SHA-256 differs from the one the update was made for)";
     case kStatusNewHashMismatch: return "output SHA-256 differs from the patch header";
     case kStatusReadError: return "reading the old image failed";
     case kStatusWriteError: return "writing the new image failed";

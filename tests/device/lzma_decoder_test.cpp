@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "ota/patch_format.h"
+#include "test_support.h"
 
 namespace ota {
 namespace {
@@ -724,16 +725,10 @@ TEST(LzmaDecoder, OneMebibyte) {
 
 // Real firmware: the first 256 KiB of a WLED image.
 TEST(LzmaDecoder, RealFirmware) {
-  std::string dir;
-  if (const char* c = getenv("OTA_CORPUS")) {
-    dir = c;
-  } else if (const char* s = getenv("OTA_SOURCE_DIR")) {
-    dir = std::string(s) + "/../shared/corpus";
-  }
-  const std::string path = dir + "/wled-esp32/0.14.0.bin";
-  if (dir.empty() || !std::filesystem::exists(path)) {
-    GTEST_SKIP() << "no corpus (set OTA_CORPUS or OTA_SOURCE_DIR): " << path;
-  }
+  auto corpus = ota::test::corpus_dir();
+  if (!corpus) GTEST_SKIP() << "no corpus: set OTA_CORPUS or place ../shared/corpus beside the repo";
+  const std::string path = (*corpus / "wled-esp32" / "0.14.0.bin").string();
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << "corpus lacks " << path;
   std::ifstream f(path, std::ios::binary);
   Bytes data(256 * 1024);
   f.read((char*)data.data(), (std::streamsize)data.size());

@@ -124,8 +124,10 @@ class Envelope : public ::testing::TestWithParam<const char*> {
   void SetUp() override {
     port_ = std::string(GetParam()) == "mbedtls" ? mbedtls_crypto_port() : server::openssl_crypto_port();
     std::mt19937 rng(77);
-    old_image_ = test::synthetic_image(rng, 120000);
-    new_image_ = test::mutate_image(rng, old_image_, 40);
+    // Big enough for several 4 KiB records, small enough for one
+    // original-layout record (< 64 KiB of patch).
+    old_image_ = test::synthetic_image(rng, 300000);
+    new_image_ = test::mutate_image(rng, old_image_, 120);
     dev_.crypto = &port_;
     dev_.old_image = old_image_;
     auto dk = server::random_bytes(32);
@@ -141,6 +143,7 @@ class Envelope : public ::testing::TestWithParam<const char*> {
     auto running = server::sha256(old_image_);
     std::copy(running.begin(), running.end(), id.running_sha256);
     id.ram_budget = 32 * 1024;
+    id.record_budget = 65536 + 64;
   }
 
   void trust(int slot, const server::SigningKey& key) {
@@ -256,6 +259,8 @@ TEST_P(Envelope, TamperedManifestFieldsAreRefusedBeforeDownload) {
         << "byte " << i << ": " << status_message(o.status);
     ASSERT_EQ(o.flash.writes, 0);
   }
+  matrix_["flip one bit in every manifest byte (" + std::to_string(r.manifest_bytes.size()) +
+          " cases)"] = "each: malformed, unknown key or bad signature";
   Bytes sig_flip = r.manifest_bytes;
   sig_flip[sig_flip.size() - 10] ^= 0x01;
   expect_refused(dev_.update(sig_flip, r.stream.bytes), kStatusBadSignature,
@@ -384,6 +389,10 @@ TEST_P(Envelope, ReplaysDowngradesAndWrongTargetsAreRefused) {
   Release too_big = make_release(kEncryptionWrappedKey, [](Manifest& m) { m.payload_ram = 40000; });
   expect_refused(dev_.update(too_big.manifest_bytes, too_big.stream.bytes), kStatusUnsupportedPayload,
                  "payload needs more RAM than the device has");
+  Device small = dev_;
+  small.identity.record_budget = 4000;
+  expect_refused(small.update(r.manifest_bytes, r.stream.bytes), kStatusUnsupportedPayload,
+                 "record larger than the device's record buffer");
   Release mismatch = make_release(kEncryptionWrappedKey, [](Manifest& m) { m.to_sha256[5] ^= 1; });
   expect_refused(dev_.update(mismatch.manifest_bytes, mismatch.stream.bytes), kStatusPayloadMismatch,
                  "patch whose header disagrees with the manifest");

@@ -34,6 +34,7 @@ struct DeviceIdentity {
   uint8_t nonce[kNonceSize];         // the nonce sent with this check-in
   uint8_t running_sha256[32];        // SHA-256 of the image now running
   uint32_t ram_budget;               // bytes the device can give the payload decoder
+  uint32_t record_budget;            // bytes of record buffer (RAM, or staging on the original path)
 };
 
 // Computes a key id: the first 8 bytes of SHA-256 of the public point.

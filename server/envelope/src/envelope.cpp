@@ -14,7 +14,7 @@ uint32_t chunk_size_for(Encryption encryption, size_t payload_size) {
 
 std::array<uint8_t, 8> make_nonce_prefix() {
   Bytes r = random_bytes(8);
-  std::array<uint8_t, 8> p;
+  std::array<uint8_t, 8> p{};
   std::copy(r.begin(), r.end(), p.begin());
   return p;
 }
@@ -61,7 +61,7 @@ RecordStream encrypt_records(std::span<const uint8_t> payload, std::span<const u
 std::array<uint8_t, kWrappedKeySize> wrap_content_key(std::span<const uint8_t, 32> device_key,
                                                       std::span<const uint8_t, 32> content_key) {
   Bytes nonce_bytes = random_bytes(13);
-  std::array<uint8_t, 13> nonce;
+  std::array<uint8_t, 13> nonce{};
   std::copy(nonce_bytes.begin(), nonce_bytes.end(), nonce.begin());
   CcmSealed sealed = aes256_ccm_encrypt(device_key, nonce, content_key);
   std::array<uint8_t, kWrappedKeySize> w;

@@ -22,7 +22,12 @@ using Digest = std::array<uint8_t, 32>;
 using PublicPoint = std::array<uint8_t, 65>;  // 04 || X || Y
 using KeyId = std::array<uint8_t, 8>;
 
-// Throws std::runtime_error with a message on any OpenSSL failure.
+// Errors are exceptions with a message that never contains key bytes:
+// std::runtime_error for OpenSSL failures, unusable key material (wrong
+// type or curve, garbage PEM) and file problems; std::invalid_argument for a
+// key or message of the wrong size; std::logic_error when a verify-only key
+// is asked for its private part. verify_digest and the decrypt/open
+// functions report a bad signature or tag by their result, not by throwing.
 Bytes random_bytes(size_t n);
 Digest sha256(std::span<const uint8_t> data);
 
@@ -89,9 +94,11 @@ std::optional<Bytes> open_device_key(std::span<const uint8_t> master_key,
                                      std::span<const uint8_t> sealed);
 
 // A CryptoPort backed by OpenSSL, for host tests and the server's own
-// verification of what it publishes. Sha256State holds an EVP_MD_CTX
-// pointer; sha256_finish frees it (a begin without finish leaks: tests only
-// abandon states on failure paths, where the port's reset() cleans up).
+// verification of what it publishes. Same contract as the mbedTLS port:
+// Sha256State holds the whole SHA-256 state (OpenSSL's SHA256_CTX), nothing
+// is allocated per state, so a state abandoned without sha256_finish leaks
+// nothing. ctx is null; the port may be shared between threads (each
+// Sha256State used by one thread at a time). Never throws.
 CryptoPort openssl_crypto_port();
 
 }  // namespace ota::server
