@@ -398,6 +398,55 @@ TEST_P(Envelope, ReplaysDowngradesAndWrongTargetsAreRefused) {
                  "patch whose header disagrees with the manifest");
 }
 
+TEST_P(Envelope, KeyRotationThroughAKeyManifest) {
+  server::SigningKey next = server::SigningKey::generate();
+  Manifest km{};
+  km.kind = kManifestKey;
+  km.security_counter = 6;
+  std::copy(dev_.identity.nonce, dev_.identity.nonce + 16, km.device_nonce);
+  auto point = next.public_point();
+  std::copy(point.begin(), point.end(), km.new_public_key);
+  auto retire = signer_.key_id();
+  std::copy(retire.begin(), retire.end(), km.retire_key_id);
+  Bytes signed_by_current = server::sign_manifest(km, signer_);
+  Bytes signed_by_next = server::sign_manifest(km, next);
+
+  Manifest m;
+  // Only a currently trusted key may introduce a new one.
+  EXPECT_EQ(key_manifest_verify(&port_, &dev_.identity, signed_by_next.data(), signed_by_next.size(), &m),
+            kStatusUnknownKey);
+  ASSERT_EQ(key_manifest_verify(&port_, &dev_.identity, signed_by_current.data(),
+                                signed_by_current.size(), &m),
+            kStatusOk);
+  // An update manifest is not a key manifest, and the reverse.
+  Release r = make_release();
+  EXPECT_EQ(key_manifest_verify(&port_, &dev_.identity, r.manifest_bytes.data(), r.manifest_bytes.size(), &m),
+            kStatusManifestMalformed);
+  EXPECT_EQ(manifest_verify(&port_, &dev_.identity, signed_by_current.data(), signed_by_current.size(), &m),
+            kStatusManifestMalformed);
+
+  // The device applies it: trust the new key in the free slot, retire the old.
+  ASSERT_EQ(key_manifest_verify(&port_, &dev_.identity, signed_by_current.data(),
+                                signed_by_current.size(), &m),
+            kStatusOk);
+  uint8_t id[kKeyIdSize];
+  ASSERT_EQ(key_id_of(&port_, m.new_public_key, id), kStatusOk);
+  EXPECT_EQ(0, std::memcmp(id, next.key_id().data(), kKeyIdSize));
+  trust(1, next);
+  dev_.identity.keys[0].in_use = 0;
+  Release after = make_release(kEncryptionWrappedKey, {}, &next);
+  EXPECT_EQ(dev_.update(after.manifest_bytes, after.stream.bytes).status, kStatusDone);
+  expect_refused(dev_.update(r.manifest_bytes, r.stream.bytes), kStatusUnknownKey,
+                 "manifest signed by a retired key");
+  // A replayed key manifest (old nonce) is refused like any other.
+  trust(0, signer_);
+  Device later = dev_;
+  later.identity.nonce[3] ^= 1;
+  EXPECT_EQ(key_manifest_verify(&port_, &later.identity, signed_by_current.data(),
+                                signed_by_current.size(), &m),
+            kStatusStaleManifest);
+}
+
 INSTANTIATE_TEST_SUITE_P(Ports, Envelope, ::testing::Values("openssl", "mbedtls"),
                          [](const auto& info) { return std::string(info.param); });
 
