@@ -13,6 +13,7 @@
 #include <mbedtls/version.h>
 
 #include <cstring>
+#include <ostream>
 #include <set>
 #include <stdexcept>
 
@@ -513,6 +514,8 @@ struct PortCase {
   const char* name;
   CryptoPort (*make)();
 };
+
+void PrintTo(const PortCase& c, std::ostream* os) { *os << c.name; }
 
 class CryptoSha256Port : public ::testing::TestWithParam<PortCase> {
  protected:

@@ -458,7 +458,9 @@ TEST(CryptoCcm, MatchesPythonLibraries) {
     std::string got_size, by_cryptography, by_pycryptodome;
     ASSERT_TRUE(lines >> got_size >> by_cryptography) << "size " << size;
     ASSERT_EQ(got_size, std::to_string(size));
-    if (have_pycryptodome) ASSERT_TRUE(lines >> by_pycryptodome);
+    if (have_pycryptodome) {
+      ASSERT_TRUE(lines >> by_pycryptodome);
+    }
     auto seed = static_cast<uint32_t>(size);
     Bytes key = pattern(32, 1000 + seed), nonce = pattern(13, 2000 + seed);
     Bytes pt = pattern(size, 3000 + seed);

@@ -79,3 +79,39 @@ TEST(ProvisioningBundle, RefusesBadIdentities) {
 
 }  // namespace
 }  // namespace ota::server
+
+#include "ota/server/server_keys.h"
+
+namespace ota::server {
+namespace {
+
+TEST(ServerKeys, MadeOnFirstStartAndReloadedAfter) {
+  fs::path dir = test::make_temp_dir("keys") / "keys";
+  ServerKeys a = load_or_create_server_keys(dir);
+  EXPECT_TRUE(a.created);
+  EXPECT_EQ(mode_of(dir), 0700);
+  EXPECT_EQ(mode_of(dir / "signing_key.pem"), 0600);
+  EXPECT_EQ(mode_of(dir / "master.key"), 0600);
+  EXPECT_EQ(mode_of(dir / "signing_pub.pem"), 0644);
+  EXPECT_EQ(slurp(dir / "signing_key.pem").rfind("-----BEGIN EC PRIVATE KEY-----", 0), 0u);
+  ServerKeys b = load_or_create_server_keys(dir);
+  EXPECT_FALSE(b.created);
+  EXPECT_EQ(a.signing.public_point(), b.signing.public_point());
+  EXPECT_EQ(a.master, b.master);
+  EXPECT_EQ(slurp(dir / "signing_pub.pem"), a.signing.public_pem());
+  // A key file others can read is refused, and so is one that is not a key.
+  ::chmod((dir / "signing_key.pem").c_str(), 0644);
+  EXPECT_THROW(load_or_create_server_keys(dir), std::runtime_error);
+  ::chmod((dir / "signing_key.pem").c_str(), 0600);
+  { std::ofstream(dir / "signing_key.pem", std::ios::trunc) << "not a key\n"; }
+  try {
+    load_or_create_server_keys(dir);
+    ADD_FAILURE() << "a garbage key file was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("signing_key.pem"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir.parent_path());
+}
+
+}  // namespace
+}  // namespace ota::server
