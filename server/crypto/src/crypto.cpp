@@ -155,8 +155,8 @@ void require_size(size_t got, size_t want, const char* what) {
 // Random bytes and SHA-256
 
 Bytes random_bytes(size_t n) {
-  Bytes out(n);
   if (n > static_cast<size_t>(INT_MAX)) throw std::invalid_argument("random_bytes: too many bytes");
+  Bytes out(n);
   if (n != 0 && RAND_bytes(out.data(), static_cast<int>(n)) != 1) {
     throw_openssl("RAND_bytes failed");
   }
@@ -205,7 +205,8 @@ SigningKey SigningKey::generate() {
 }
 
 SigningKey SigningKey::from_private_pem(const std::string& pem) {
-  if (pem.find("ENCRYPTED") != std::string::npos) {
+  if (pem.find("-----BEGIN ENCRYPTED PRIVATE KEY-----") != std::string::npos ||
+      pem.find("Proc-Type: 4,ENCRYPTED") != std::string::npos) {
     throw std::runtime_error(
         "private key: encrypted PEM is not supported; keep the key unencrypted in a 0600 file");
   }
