@@ -27,12 +27,14 @@ bool text_equals(const ShortString<Max>& s, const char* text) {
   return n == s.len && memcmp(s.bytes, text, n) == 0;
 }
 
+// One-shot SHA-256. A begun state is always finished (a port may hold
+// hardware from begin to finish).
 Status sha256(const CryptoPort* c, const uint8_t* data, size_t len, uint8_t out[32]) {
   Sha256State s;
-  if (c->sha256_begin(c->ctx, &s) != 0 || c->sha256_update(c->ctx, &s, data, len) != 0 ||
-      c->sha256_finish(c->ctx, &s, out) != 0)
-    return kStatusCryptoError;
-  return kStatusOk;
+  if (c->sha256_begin(c->ctx, &s) != 0) return kStatusCryptoError;
+  int update_rc = c->sha256_update(c->ctx, &s, data, len);
+  int finish_rc = c->sha256_finish(c->ctx, &s, out);
+  return (update_rc == 0 && finish_rc == 0) ? kStatusOk : kStatusCryptoError;
 }
 
 // Steps 1–3 and 6–7 of §2.2, shared by both manifest kinds.
@@ -144,6 +146,7 @@ Status record_decoder_init(RecordDecoder* d, const CryptoPort* crypto, const Man
   d->buf = buf;
   d->buf_size = buf_size;
   if (crypto->sha256_begin(crypto->ctx, &d->payload_hash) != 0) return kStatusCryptoError;
+  d->hash_open = 1;
   d->status = kStatusOk;
   return kStatusOk;
 }
@@ -152,6 +155,11 @@ namespace {
 
 Status fail(RecordDecoder* d, Status s) {
   d->status = s;
+  if (d->hash_open) {  // every begun hash is finished (see crypto_port.h)
+    uint8_t scratch[32];
+    d->crypto->sha256_finish(d->crypto->ctx, &d->payload_hash, scratch);
+    d->hash_open = 0;
+  }
   wipe(d->key, 32);
   wipe(d->buf, d->buf_size);
   return s;
@@ -181,6 +189,7 @@ Status open_record(RecordDecoder* d, uint32_t size) {
   if (last) {
     // Every chunk was authenticated on its own; this is the final cross-check
     // against the manifest's payload digest, before the sink's last chunk.
+    d->hash_open = 0;
     if (c->sha256_finish(c->ctx, &d->payload_hash, digest) != 0) return kStatusCryptoError;
     if (!ct_equal(digest, d->payload_sha256, 32)) return kStatusPayloadHashMismatch;
   }

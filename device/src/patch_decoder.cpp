@@ -27,10 +27,32 @@ enum RecordPhase : uint8_t {
 
 constexpr uint8_t kMaxVarintShift = 28;  // 5 bytes carry 32 bits
 
+// Ends a running hash whose result is not needed. Every begin gets its
+// finish, on failure paths too: a port may hold hardware (ESP32's SHA
+// engine) from begin to finish.
+void abandon_hash(PatchDecoder* d) {
+  if (!d->hash_open) return;
+  uint8_t scratch[kSha256Size];
+  d->io->sha256_finish(d->io->ctx, scratch);
+  d->hash_open = 0;
+}
+
 Status fail(PatchDecoder* d, Status s) {
   d->status = s;
   d->phase = kPhaseFailed;
+  abandon_hash(d);
   return s;
+}
+
+int hash_begin(PatchDecoder* d) {
+  int rc = d->io->sha256_begin(d->io->ctx);
+  d->hash_open = rc == 0;
+  return rc;
+}
+
+int hash_finish(PatchDecoder* d, uint8_t digest[kSha256Size]) {
+  d->hash_open = 0;
+  return d->io->sha256_finish(d->io->ctx, digest);
 }
 
 bool has_hash(const PatchIo* io) {
@@ -64,7 +86,7 @@ Status emit(PatchDecoder* d, uint8_t byte) {
 // before anything is written. Uses old_buf as scratch.
 Status verify_old_image(PatchDecoder* d) {
   const PatchIo* io = d->io;
-  if (io->sha256_begin(io->ctx) != 0) return kStatusHashError;
+  if (hash_begin(d) != 0) return kStatusHashError;
   for (uint32_t off = 0; off < d->header.old_size;) {
     uint32_t n = d->header.old_size - off;
     if (n > kPatchIoBufferSize) n = kPatchIoBufferSize;
@@ -73,10 +95,10 @@ Status verify_old_image(PatchDecoder* d) {
     off += n;
   }
   uint8_t digest[kSha256Size];
-  if (io->sha256_finish(io->ctx, digest) != 0) return kStatusHashError;
+  if (hash_finish(d, digest) != 0) return kStatusHashError;
   if (!digest_equal(digest, d->header.old_sha256)) return kStatusOldHashMismatch;
   // The same hash context now follows the new image.
-  if (io->sha256_begin(io->ctx) != 0) return kStatusHashError;
+  if (hash_begin(d) != 0) return kStatusHashError;
   return kStatusOk;
 }
 
@@ -240,7 +262,7 @@ Status complete(PatchDecoder* d) {
   if (s != kStatusOk) return s;
   if (has_hash(d->io)) {
     uint8_t digest[kSha256Size];
-    if (d->io->sha256_finish(d->io->ctx, digest) != 0) return kStatusHashError;
+    if (hash_finish(d, digest) != 0) return kStatusHashError;
     if (!digest_equal(digest, h.new_sha256)) return kStatusNewHashMismatch;
   }
   return kStatusDone;

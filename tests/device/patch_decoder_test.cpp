@@ -4,6 +4,7 @@
 #include "ota/patch_decoder.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 #include <cstring>
 #include <random>
@@ -328,6 +329,75 @@ TEST(PatchDecoder, PortFailuresStopTheDecoder) {
   io.write_new = [](void*, const uint8_t*, uint32_t) { return 0; };
   ASSERT_EQ(patch_decoder_init(&d, &io, ws, sizeof(ws)), kStatusOk);
   EXPECT_EQ(patch_decoder_feed(&d, patch.data(), patch.size()), kStatusReadError);
+}
+
+}  // namespace
+}  // namespace ota
+
+namespace ota {
+namespace {
+
+// A port may hold hardware from sha256_begin to sha256_finish (ESP32's SHA
+// engine), so every begin must meet its finish, on every failure path too.
+TEST(PatchDecoder, EveryBegunHashIsFinished) {
+  Pair p = synthetic_pair(14, 16 * 1024, 10);
+  std::vector<uint8_t> patch = delta::make_patch(p.old_image, p.new_image);
+  std::vector<uint8_t> wrong_base = p.old_image;
+  wrong_base[7] ^= 1;
+  std::vector<uint8_t> corrupt = patch;
+  corrupt[corrupt.size() / 2] ^= 0x10;
+  struct Scenario {
+    const char* name;
+    const std::vector<uint8_t>* old_image;
+    std::vector<uint8_t> bytes;
+  } scenarios[] = {
+      {"success", &p.old_image, patch},
+      {"wrong base", &wrong_base, patch},
+      {"corrupt payload", &p.old_image, corrupt},
+      {"truncated", &p.old_image, std::vector<uint8_t>(patch.begin(), patch.end() - 10)},
+      {"trailing", &p.old_image, [&] { auto t = patch; t.push_back(1); return t; }()},
+  };
+  for (const Scenario& s : scenarios) {
+    struct Ctx {
+      const std::vector<uint8_t>* old_image;
+      EVP_MD_CTX* md;
+      int begins = 0, finishes = 0, open = 0;
+    } ctx{s.old_image, EVP_MD_CTX_new()};
+    PatchIo io{};
+    io.ctx = &ctx;
+    io.read_old = [](void* c, uint32_t off, uint8_t* buf, uint32_t len) {
+      auto* x = static_cast<Ctx*>(c);
+      std::memcpy(buf, x->old_image->data() + off, len);
+      return 0;
+    };
+    io.write_new = [](void*, const uint8_t*, uint32_t) { return 0; };
+    io.sha256_begin = [](void* c) {
+      auto* x = static_cast<Ctx*>(c);
+      EXPECT_EQ(x->open, 0) << "begin while a hash is open";
+      ++x->begins;
+      x->open = 1;
+      return EVP_DigestInit_ex(x->md, EVP_sha256(), nullptr) == 1 ? 0 : -1;
+    };
+    io.sha256_update = [](void* c, const uint8_t* b, uint32_t n) {
+      return EVP_DigestUpdate(static_cast<Ctx*>(c)->md, b, n) == 1 ? 0 : -1;
+    };
+    io.sha256_finish = [](void* c, uint8_t d[32]) {
+      auto* x = static_cast<Ctx*>(c);
+      ++x->finishes;
+      x->open = 0;
+      unsigned int n = 0;
+      return EVP_DigestFinal_ex(x->md, d, &n) == 1 ? 0 : -1;
+    };
+    alignas(4) static uint8_t ws[64 * 1024];
+    PatchDecoder d;
+    ASSERT_EQ(patch_decoder_init(&d, &io, ws, sizeof(ws)), kStatusOk);
+    patch_decoder_feed(&d, s.bytes.data(), s.bytes.size());
+    Status end = patch_decoder_finish(&d);
+    EXPECT_EQ(end == kStatusDone, std::string(s.name) == "success") << s.name << ": " << status_message(end);
+    EXPECT_GT(ctx.begins, 0) << s.name;
+    EXPECT_EQ(ctx.begins, ctx.finishes) << s.name;
+    EVP_MD_CTX_free(ctx.md);
+  }
 }
 
 }  // namespace

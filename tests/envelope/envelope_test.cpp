@@ -101,11 +101,9 @@ struct Device {
     for (size_t off = 0; off < stream.size() && !status_is_error(s); off += step)
       s = record_decoder_feed(&rd, stream.data() + off, std::min(step, stream.size() - off));
     s = record_decoder_finish(&rd);
-    if (s != kStatusDone) {
-      out.status = s;
-      return out;
-    }
-    out.status = patch_decoder_finish(&ctx.patch);
+    // finish() runs on every path: it also ends the decoder's running hash.
+    Status patch_end = patch_decoder_finish(&ctx.patch);
+    out.status = s != kStatusDone ? s : patch_end;
     return out;
   }
 };
@@ -445,6 +443,55 @@ TEST_P(Envelope, KeyRotationThroughAKeyManifest) {
   EXPECT_EQ(key_manifest_verify(&port_, &later.identity, signed_by_current.data(),
                                 signed_by_current.size(), &m),
             kStatusStaleManifest);
+}
+
+// Every SHA-256 the envelope code begins is finished, on failure paths too
+// (a port may hold the ESP32's SHA engine from begin to finish).
+TEST_P(Envelope, EveryBegunHashIsFinished) {
+  struct Counting {
+    CryptoPort inner;
+    int begins = 0, finishes = 0;
+  } counting{port_};
+  CryptoPort wrapped = port_;
+  wrapped.ctx = &counting;
+  wrapped.sha256_begin = [](void* c, Sha256State* s) {
+    auto* x = static_cast<Counting*>(c);
+    ++x->begins;
+    return x->inner.sha256_begin(x->inner.ctx, s);
+  };
+  wrapped.sha256_update = [](void* c, Sha256State* s, const uint8_t* d, size_t n) {
+    auto* x = static_cast<Counting*>(c);
+    return x->inner.sha256_update(x->inner.ctx, s, d, n);
+  };
+  wrapped.sha256_finish = [](void* c, Sha256State* s, uint8_t out[32]) {
+    auto* x = static_cast<Counting*>(c);
+    ++x->finishes;
+    return x->inner.sha256_finish(x->inner.ctx, s, out);
+  };
+  wrapped.ecdsa_p256_verify = [](void* c, const uint8_t p[65], const uint8_t d[32], const uint8_t* sig,
+                                 size_t n) {
+    auto* x = static_cast<Counting*>(c);
+    return x->inner.ecdsa_p256_verify(x->inner.ctx, p, d, sig, n);
+  };
+  wrapped.aes256_ccm_decrypt = [](void* c, const uint8_t k[32], const uint8_t nonce[13], const uint8_t* in,
+                                  size_t len, const uint8_t tag[16], uint8_t* out) {
+    auto* x = static_cast<Counting*>(c);
+    return x->inner.aes256_ccm_decrypt(x->inner.ctx, k, nonce, in, len, tag, out);
+  };
+  dev_.crypto = &wrapped;
+  Release r = make_release();
+  const size_t rec = 29 + 4096 + 32;
+  Bytes flipped = r.stream.bytes;
+  flipped[rec + 100] ^= 1;
+  Bytes cut(r.stream.bytes.begin(), r.stream.bytes.begin() + rec + 10);
+  Bytes extra = r.stream.bytes;
+  extra.push_back(0);
+  for (const Bytes* stream : {&r.stream.bytes, &flipped, &cut, &extra}) {
+    counting.begins = counting.finishes = 0;
+    dev_.update(r.manifest_bytes, *stream);
+    EXPECT_GT(counting.begins, 2);
+    EXPECT_EQ(counting.begins, counting.finishes);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Ports, Envelope, ::testing::Values("openssl", "mbedtls"),

@@ -3,7 +3,9 @@
 // simulator (device/ports/mbedtls), and by OpenSSL in host tests.
 //
 // Every function returns 0 on success and non-zero on failure; the core maps
-// failures to its own status codes. All functions are synchronous.
+// failures to its own status codes. All functions are synchronous. The core
+// finishes every SHA-256 it begins, on failure paths too, so a port may hold
+// a hardware engine from begin to finish.
 #ifndef OTA_CRYPTO_PORT_H
 #define OTA_CRYPTO_PORT_H
 

@@ -85,6 +85,7 @@ struct RecordDecoder {
   uint8_t* buf;
   uint32_t buf_size;
   Status status;               // sticky error, or kStatusDone
+  uint8_t hash_open;           // payload_hash begun and not yet finished
 };
 
 // REQUIRES: m was accepted by manifest_verify; key from

@@ -42,7 +42,8 @@ struct PatchIo {
   // Appends len bytes to the new image (called in order, total new_size).
   int (*write_new)(void* ctx, const uint8_t* buf, uint32_t len);
   // Optional SHA-256 (all three null to skip hash checks, e.g. when the
-  // caller verifies the image itself). One digest at a time.
+  // caller verifies the image itself). One digest at a time; every begin is
+  // followed by exactly one finish, on failure paths too.
   int (*sha256_begin)(void* ctx);
   int (*sha256_update)(void* ctx, const uint8_t* buf, uint32_t len);
   int (*sha256_finish)(void* ctx, uint8_t digest[32]);
@@ -62,6 +63,7 @@ struct PatchDecoder {
   uint8_t header_buf[kPatchHeaderSize];
   uint32_t header_len;
   uint8_t header_ok;      // header parsed and fits the workspace
+  uint8_t hash_open;      // a sha256_begin awaits its finish
   // Optional binding to a verified manifest (patch_decoder_expect).
   const uint8_t* expect_old_sha256;
   const uint8_t* expect_new_sha256;
@@ -111,8 +113,10 @@ void patch_decoder_expect(PatchDecoder* d, const uint8_t old_sha256[32],
 // kStatusTrailingData) or an error.
 Status patch_decoder_feed(PatchDecoder* d, const uint8_t* data, size_t n);
 
-// Call when the transport has no more bytes: kStatusDone if the patch was
-// complete, kStatusTruncated if not, or the first error seen.
+// Call when the transport has no more bytes, and on every other way out
+// (e.g. the envelope refused a record): kStatusDone if the patch was
+// complete, kStatusTruncated if not, or the first error seen. It also ends
+// a running hash, so that a port holding hardware releases it.
 Status patch_decoder_finish(PatchDecoder* d);
 
 // The parsed header once it was accepted (valid, fits the workspace), even
