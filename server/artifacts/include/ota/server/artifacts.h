@@ -1,0 +1,68 @@
+// Artifact files under DATA/storage, in the original description's layout
+// (DESIGN.md §2), written atomically and never outside the storage root:
+//
+//   storage/firmware/firmware_{version}.bin
+//   storage/patches/patch_{old}_to_{new}.bsdiff          the plaintext patch (our OTAD format;
+//                                                        the name is the original's)
+//   storage/patches/{device}/patch_{old}_to_{new}.bsdiff.enc
+//                                                        that patch as the device's record
+//                                                        stream, kept so every download of it
+//                                                        is byte-identical
+//   storage/signatures/patch_{old}_to_{new}.sig          DER ECDSA over SHA-256 of the patch
+//
+// Every name is built from validated versions and device ids only, so no
+// request can reach a path outside the root.
+#ifndef OTA_SERVER_ARTIFACTS_H
+#define OTA_SERVER_ARTIFACTS_H
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ota::server {
+
+// Versions: 1..32 characters of [A-Za-z0-9._+-], not starting with '.' or
+// '-', and not containing "..". Device ids: 1..64 of [A-Za-z0-9._-] with
+// the same rules for '.' and '-'.
+bool valid_version(std::string_view v);
+bool valid_device_id(std::string_view id);
+
+class ArtifactStore {
+ public:
+  // Creates root/{firmware,patches,signatures} (0750) and removes
+  // temporaries a crash left behind.
+  explicit ArtifactStore(std::filesystem::path root);
+
+  const std::filesystem::path& root() const { return root_; }
+
+  // Throw std::invalid_argument when a version or id is invalid.
+  std::filesystem::path firmware_path(std::string_view version) const;
+  std::filesystem::path patch_path(std::string_view old_version, std::string_view new_version) const;
+  std::filesystem::path encrypted_patch_path(std::string_view old_version,
+                                             std::string_view new_version,
+                                             std::string_view device_id) const;
+  std::filesystem::path signature_path(std::string_view old_version,
+                                       std::string_view new_version) const;
+
+  // Writes to a temporary beside `path`, fsyncs, renames into place and
+  // fsyncs the directory: readers see the old file or the whole new one.
+  // REQUIRES: path came from one of the functions above.
+  void write_atomic(const std::filesystem::path& path, std::span<const uint8_t> bytes) const;
+  std::optional<std::vector<uint8_t>> read(const std::filesystem::path& path) const;
+  bool remove(const std::filesystem::path& path) const;
+
+  // Number of temporaries removed by the constructor.
+  size_t swept() const { return swept_; }
+
+ private:
+  std::filesystem::path root_;
+  size_t swept_ = 0;
+};
+
+}  // namespace ota::server
+
+#endif  // OTA_SERVER_ARTIFACTS_H

@@ -1,0 +1,140 @@
+#include "ota/server/artifacts.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <stdexcept>
+
+namespace ota::server {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kTempMarker = ".tmp-";
+
+bool name_chars(std::string_view s, bool allow_plus) {
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '_' || c == '-' || (allow_plus && c == '+')))
+      return false;
+  return true;
+}
+
+bool valid_name(std::string_view s, size_t max_len, bool allow_plus) {
+  if (s.empty() || s.size() > max_len) return false;
+  if (s.front() == '.' || s.front() == '-') return false;
+  if (s.find("..") != std::string_view::npos) return false;
+  return name_chars(s, allow_plus);
+}
+
+std::string checked_version(std::string_view v) {
+  if (!valid_version(v)) throw std::invalid_argument("invalid version string");
+  return std::string(v);
+}
+
+void fsync_dir(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+std::string random_suffix() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string s(10, 'x');
+  for (char& c : s) c = kChars[rng() % (sizeof(kChars) - 1)];
+  return s;
+}
+
+}  // namespace
+
+bool valid_version(std::string_view v) { return valid_name(v, 32, true); }
+bool valid_device_id(std::string_view id) { return valid_name(id, 64, false); }
+
+ArtifactStore::ArtifactStore(fs::path root) : root_(std::move(root)) {
+  for (const char* sub : {"firmware", "patches", "signatures"}) {
+    fs::create_directories(root_ / sub);
+    ::chmod((root_ / sub).c_str(), 0750);
+  }
+  // A crash between write and rename leaves "NAME.tmp-XXXX": never visible
+  // under a real name, removed here.
+  for (auto& e : fs::recursive_directory_iterator(root_)) {
+    if (e.is_regular_file() && e.path().filename().string().find(kTempMarker) != std::string::npos) {
+      fs::remove(e.path());
+      ++swept_;
+    }
+  }
+}
+
+fs::path ArtifactStore::firmware_path(std::string_view version) const {
+  return root_ / "firmware" / ("firmware_" + checked_version(version) + ".bin");
+}
+
+fs::path ArtifactStore::patch_path(std::string_view old_version, std::string_view new_version) const {
+  return root_ / "patches" /
+         ("patch_" + checked_version(old_version) + "_to_" + checked_version(new_version) + ".bsdiff");
+}
+
+fs::path ArtifactStore::encrypted_patch_path(std::string_view old_version,
+                                             std::string_view new_version,
+                                             std::string_view device_id) const {
+  if (!valid_device_id(device_id)) throw std::invalid_argument("invalid device id");
+  return root_ / "patches" / std::string(device_id) /
+         ("patch_" + checked_version(old_version) + "_to_" + checked_version(new_version) +
+          ".bsdiff.enc");
+}
+
+fs::path ArtifactStore::signature_path(std::string_view old_version,
+                                       std::string_view new_version) const {
+  return root_ / "signatures" /
+         ("patch_" + checked_version(old_version) + "_to_" + checked_version(new_version) + ".sig");
+}
+
+void ArtifactStore::write_atomic(const fs::path& path, std::span<const uint8_t> bytes) const {
+  fs::create_directories(path.parent_path());
+  fs::path tmp = path;
+  tmp += kTempMarker + random_suffix();
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  if (fd < 0) throw std::runtime_error("cannot create " + tmp.string() + ": " + std::strerror(errno));
+  size_t off = 0;
+  while (off < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int e = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(e));
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(e));
+  }
+  fsync_dir(path.parent_path());
+}
+
+std::optional<std::vector<uint8_t>> ArtifactStore::read(const fs::path& path) const {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return std::nullopt;
+  std::vector<uint8_t> data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (f.bad()) throw std::runtime_error("cannot read " + path.string());
+  return data;
+}
+
+bool ArtifactStore::remove(const fs::path& path) const {
+  std::error_code ec;
+  return fs::remove(path, ec);
+}
+
+}  // namespace ota::server
