@@ -13,7 +13,9 @@ DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config \
   libssl-dev libmbedtls-dev liblzma-dev zlib1g-dev libbz2-dev libdivsufsort-dev \
   clang libclang-rt-14-dev valgrind xz-utils python3 python3-pycryptodome python3-cryptography \
   gcc-riscv64-unknown-elf gcc-xtensa-lx106 gcc-arm-none-eabi \
-  bsdiff xdelta3 zstd time
+  bsdiff xdelta3 zstd time \
+  librestinio-dev libasio-dev libfmt-dev libhttp-parser-dev nlohmann-json3-dev \
+  libsoci-dev libsqlite3-dev libcurl4-openssl-dev
 
 .PHONY: all deps build test test-asan bench run fuzz embedded-check clean
 

@@ -5,9 +5,11 @@
 #ifndef OTA_SERVER_STORE_H
 #define OTA_SERVER_STORE_H
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -70,39 +72,58 @@ struct AuditEvent {
 };
 
 // Thrown for database failures (connection, constraint other than the
-// ones reported through return values, migration errors).
+// ones reported through return values, migration errors), and for writes
+// that name a device or firmware version that does not exist. what() reads
+// "store: <operation>: <reason>": the database's own error line, or e.g.
+// "unknown device 'X'"; never SQL text nor the statement's bound values.
+// A database whose schema is newer than this code is refused with
+// "database schema version N is newer than this server (M)".
 struct StoreError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Thread-safe: the HTTP server calls it from several threads.
+// Thread-safe: the HTTP server calls it from several threads. Each call
+// uses one connection for its duration: SQLite has one (calls take turns),
+// PostgreSQL a pool of four. Several Store objects, in one process or in
+// several servers, may share one database.
 class Store {
  public:
-  // url: "sqlite3://PATH", a plain PATH (SQLite), or "postgresql://..."
-  // (SOCI connection string). Applies pending migrations before returning.
+  // url: "sqlite3://PATH" or a plain PATH (SQLite; the parent directory is
+  // created; WAL journal, foreign keys on, 5 s busy timeout), or
+  // "postgresql://..." / "postgres://...": after the scheme either SOCI's
+  // keyword form ("postgresql://dbname=ota user=ota host=db") or a libpq URI
+  // ("postgresql://ota:pw@db:5432/ota?sslmode=require").
+  // Applies pending migrations, in one transaction, before returning.
+  // Throws StoreError.
   static std::unique_ptr<Store> open(const std::string& url);
   virtual ~Store() = default;
 
+  // The database's schema version (that of this code after open()).
   virtual int schema_version() = 0;
 
-  // Firmware. insert returns false if the version already exists.
+  // Firmware. insert returns false if the version already exists (the
+  // stored record is left as it was).
   virtual bool insert_firmware(const FirmwareRecord& f) = 0;
   virtual std::optional<FirmwareRecord> firmware(const std::string& version) = 0;
   virtual std::vector<FirmwareRecord> list_firmware() = 0;  // oldest first
-  // Deletes a version no assignment or patch refers to; false otherwise.
+  // Deletes a version no assignment (as old or new version) or patch refers
+  // to; false otherwise, and false if there is no such version.
   virtual bool delete_firmware(const std::string& version) = 0;
+  // The oldest version with this image digest (compared as stored: lowercase).
   virtual std::optional<FirmwareRecord> firmware_by_sha256(const std::string& sha256_hex) = 0;
 
-  // Patches (metadata of made patches; replaced on re-insert).
+  // Patches (metadata of made patches; replaced on re-insert). put_patch
+  // throws StoreError if either version is not a stored firmware.
   virtual void put_patch(const PatchRecord& p) = 0;
   virtual std::optional<PatchRecord> patch(const std::string& old_version,
                                            const std::string& new_version) = 0;
-  virtual std::vector<PatchRecord> list_patches() = 0;
+  virtual std::vector<PatchRecord> list_patches() = 0;  // oldest first
 
   // Devices. insert returns false if the id exists.
   virtual bool insert_device(const DeviceRecord& d) = 0;
   virtual std::optional<DeviceRecord> device(const std::string& device_id) = 0;
-  virtual std::vector<DeviceRecord> list_devices() = 0;
+  virtual std::vector<DeviceRecord> list_devices() = 0;  // oldest first
+  // These three return false if there is no such device.
   virtual bool set_device_enabled(const std::string& device_id, bool enabled) = 0;
   // Records a check-in: last_seen, running version and image digest.
   virtual bool touch_device(const std::string& device_id, int64_t at,
@@ -110,12 +131,17 @@ class Store {
                             const std::string& running_sha256_hex) = 0;
   virtual bool set_device_security_counter(const std::string& device_id, uint32_t counter) = 0;
 
-  // Update queue: one assignment per device.
+  // Update queue: one assignment per device. assign_update throws
+  // StoreError if the device or new_version does not exist (old_version is
+  // kept as named: it may be an image the registry never stored).
+  // clear_assignment returns false if the device had none.
   virtual void assign_update(const UpdateAssignment& a) = 0;
   virtual std::optional<UpdateAssignment> assignment(const std::string& device_id) = 0;
   virtual bool clear_assignment(const std::string& device_id) = 0;
 
-  // History, newest last.
+  // History, newest last: ordered by `at`, then by insertion (events in
+  // the same second keep their order). add_status throws StoreError for an
+  // unknown device; status_history of an unknown device is empty.
   virtual void add_status(const StatusEvent& e) = 0;
   virtual std::vector<StatusEvent> status_history(const std::string& device_id) = 0;
   virtual void add_audit(const AuditEvent& e) = 0;

@@ -1,0 +1,150 @@
+// ota-server: the OTA server on its embedded defaults (SQLite + local files
+// under --data, keys made on first start).
+//
+//   ota-server [--data DIR] [--listen HOST:PORT] [--db URL] [--threads N]
+//
+// Environment: OTA_DATA, OTA_LISTEN, OTA_DB, OTA_ADMIN_TOKEN (flags win).
+// Stops gracefully on SIGINT or SIGTERM. Exit status: 0 after a clean stop,
+// 1 when it cannot start, 2 on a usage error.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <string>
+
+#include "ota/server/admin_auth.h"
+#include "ota/server/artifacts.h"
+#include "ota/server/http.h"
+#include "ota/server/routes.h"
+#include "ota/server/server_keys.h"
+#include "ota/server/store.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace ota::server;
+
+struct Options {
+  fs::path data = "var";
+  std::string listen = "127.0.0.1:8000";
+  std::string db;  // default: sqlite3://DATA/ota.db
+  size_t threads = 2;
+};
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return (v && *v) ? std::string(v) : fallback;
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  o.data = env_or("OTA_DATA", o.data.string());
+  o.listen = env_or("OTA_LISTEN", o.listen);
+  o.db = env_or("OTA_DB", "");
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw UsageError(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--data") o.data = value();
+    else if (a == "--listen") o.listen = value();
+    else if (a == "--db") o.db = value();
+    else if (a == "--threads") o.threads = std::stoul(value());
+    else if (a == "--tls-cert" || a == "--tls-key")
+      throw UsageError("TLS termination is not in this build yet: serve plain HTTP on loopback "
+                       "behind a TLS proxy");
+    else if (a == "-h" || a == "--help") throw UsageError("help");
+    else throw UsageError("unknown option " + a);
+  }
+  if (o.db.empty()) o.db = "sqlite3://" + (o.data / "ota.db").string();
+  if (o.threads == 0 || o.threads > 64) throw UsageError("--threads must be 1..64");
+  return o;
+}
+
+HttpConfig http_config(const Options& o) {
+  HttpConfig c;
+  auto colon = o.listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) throw UsageError("--listen expects HOST:PORT");
+  c.address = o.listen.substr(0, colon);
+  if (c.address.size() > 2 && c.address.front() == '[' && c.address.back() == ']')
+    c.address = c.address.substr(1, c.address.size() - 2);  // [::1]:8000
+  unsigned long port = 0;
+  try {
+    port = std::stoul(o.listen.substr(colon + 1));
+  } catch (const std::exception&) {
+    throw UsageError("--listen: bad port in " + o.listen);
+  }
+  if (port == 0 || port > 65535) throw UsageError("--listen: port must be 1..65535");
+  c.port = static_cast<uint16_t>(port);
+  c.threads = o.threads;
+  return c;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  HttpConfig http;
+  try {
+    opt = parse(argc, argv);
+    http = http_config(opt);
+  } catch (const UsageError& e) {
+    if (std::string(e.what()) != "help") std::fprintf(stderr, "ota-server: %s\n", e.what());
+    std::fprintf(stderr,
+                 "usage: ota-server [--data DIR] [--listen HOST:PORT] [--db URL] [--threads N]\n"
+                 "environment: OTA_DATA, OTA_LISTEN, OTA_DB, OTA_ADMIN_TOKEN\n");
+    return 2;
+  }
+
+  // SIGINT/SIGTERM are taken by sigwait below, never by the I/O threads.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  try {
+    // The data folder holds keys and the database: owner only.
+    if (fs::create_directories(opt.data)) fs::permissions(opt.data, fs::perms::owner_all);
+    ServerKeys keys = load_or_create_server_keys(opt.data / "keys");
+    const char* env_token = std::getenv("OTA_ADMIN_TOKEN");
+    AdminTokenSetup token = setup_admin_token(
+        opt.data, env_token ? std::optional<std::string>(env_token) : std::nullopt);
+    std::unique_ptr<Store> store = Store::open(opt.db);
+    ArtifactStore artifacts(opt.data / "storage");
+    AdminAuth admin(token.hash);
+    ServerContext ctx{*store, artifacts, admin};
+    RunningServer server = start_http(http, make_router(ctx));
+
+    std::string url = "http://" + opt.listen;
+    std::printf("ota-server listening on %s (data %s, database %s)\n", url.c_str(),
+                fs::absolute(opt.data).lexically_normal().c_str(), opt.db.rfind("postgresql", 0) == 0 ? "PostgreSQL" : "SQLite");
+    if (keys.created)
+      std::printf("made the signing key and master key in %s (keep them; mode 0600)\n",
+                  (opt.data / "keys").c_str());
+    if (token.new_token) {
+      std::printf("\nadmin token (shown once, stored only as a hash):\n  %s\n", token.new_token->c_str());
+      std::printf("\nnext:\n  export OTA_ADMIN_TOKEN=%s\n", token.new_token->c_str());
+      std::printf("  curl -H \"Authorization: Bearer $OTA_ADMIN_TOKEN\" %s/api/v1/firmware\n", url.c_str());
+    }
+    std::fflush(stdout);
+
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    std::printf("ota-server: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    std::fflush(stdout);
+    server->stop();
+    server->wait();
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ota-server: cannot start: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,25 @@
+// The route table of ota-server, in one place, reading like the API docs.
+#ifndef OTA_SERVER_ROUTES_H
+#define OTA_SERVER_ROUTES_H
+
+#include <memory>
+
+#include "ota/server/admin_auth.h"
+#include "ota/server/artifacts.h"
+#include "ota/server/http.h"
+#include "ota/server/store.h"
+
+namespace ota::server {
+
+// What the handlers share. Owned by main; outlives the server.
+struct ServerContext {
+  Store& store;
+  ArtifactStore& artifacts;
+  const AdminAuth& admin;
+};
+
+std::unique_ptr<Router> make_router(ServerContext& ctx);
+
+}  // namespace ota::server
+
+#endif  // OTA_SERVER_ROUTES_H

@@ -1,0 +1,179 @@
+// The schema, as an ordered list of migrations, and the code that applies
+// them. Portable SQL only: the same statements run on SQLite and PostgreSQL.
+//
+// Types: TEXT for names and hex strings; BIGINT for times, sizes and uint32
+// values (PostgreSQL's INTEGER is signed 32-bit); INTEGER for small numbers
+// and booleans (0/1). Histories carry an explicit `seq` taken from the
+// `counters` table inside the writing transaction (no AUTOINCREMENT/SERIAL).
+//
+// Rules for changing the schema: never edit a migration that has shipped;
+// append a new one with the next version number.
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "store_internal.h"
+
+namespace ota::server::store_detail {
+
+namespace {
+
+struct Migration {
+  int version;
+  std::vector<const char*> statements;
+};
+
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> list = {
+      {1,
+       {
+           // Named counters: the next `seq` of each history and listing order.
+           "CREATE TABLE counters ("
+           "  name TEXT NOT NULL PRIMARY KEY,"
+           "  value BIGINT NOT NULL)",
+           "INSERT INTO counters (name, value) VALUES ('firmware', 0)",
+           "INSERT INTO counters (name, value) VALUES ('devices', 0)",
+           "INSERT INTO counters (name, value) VALUES ('status_events', 0)",
+           "INSERT INTO counters (name, value) VALUES ('audit_events', 0)",
+
+           "CREATE TABLE firmware ("
+           "  version TEXT NOT NULL PRIMARY KEY,"
+           "  product TEXT NOT NULL,"
+           "  chip_id INTEGER NOT NULL,"
+           "  size BIGINT NOT NULL,"
+           "  sha256_hex TEXT NOT NULL,"
+           "  app_version TEXT NOT NULL,"
+           "  security_counter BIGINT NOT NULL,"
+           "  created_at BIGINT NOT NULL,"
+           "  seq BIGINT NOT NULL)",
+           "CREATE INDEX firmware_by_sha256 ON firmware (sha256_hex)",
+
+           "CREATE TABLE patches ("
+           "  old_version TEXT NOT NULL REFERENCES firmware (version),"
+           "  new_version TEXT NOT NULL REFERENCES firmware (version),"
+           "  size BIGINT NOT NULL,"
+           "  sha256_hex TEXT NOT NULL,"
+           "  codec INTEGER NOT NULL,"
+           "  device_ram BIGINT NOT NULL,"
+           "  created_at BIGINT NOT NULL,"
+           "  PRIMARY KEY (old_version, new_version))",
+           "CREATE INDEX patches_by_new_version ON patches (new_version)",
+
+           "CREATE TABLE devices ("
+           "  device_id TEXT NOT NULL PRIMARY KEY,"
+           "  product TEXT NOT NULL,"
+           "  sealed_key_hex TEXT NOT NULL,"
+           "  token_hash_hex TEXT NOT NULL,"
+           "  enabled INTEGER NOT NULL,"
+           "  created_at BIGINT NOT NULL,"
+           "  last_seen BIGINT,"  // NULL: never checked in
+           "  running_version TEXT NOT NULL,"
+           "  running_sha256_hex TEXT NOT NULL,"
+           "  security_counter BIGINT NOT NULL,"
+           "  seq BIGINT NOT NULL)",
+
+           // old_version is what the admin named ('' for none) and may name
+           // an image the registry never stored, so it is not a foreign key;
+           // delete_firmware checks it by hand.
+           "CREATE TABLE assignments ("
+           "  device_id TEXT NOT NULL PRIMARY KEY REFERENCES devices (device_id),"
+           "  old_version TEXT NOT NULL,"
+           "  new_version TEXT NOT NULL REFERENCES firmware (version),"
+           "  created_at BIGINT NOT NULL)",
+           "CREATE INDEX assignments_by_new_version ON assignments (new_version)",
+           "CREATE INDEX assignments_by_old_version ON assignments (old_version)",
+
+           "CREATE TABLE status_events ("
+           "  seq BIGINT NOT NULL PRIMARY KEY,"
+           "  device_id TEXT NOT NULL REFERENCES devices (device_id),"
+           "  at BIGINT NOT NULL,"
+           "  state TEXT NOT NULL,"
+           "  detail TEXT NOT NULL)",
+           "CREATE INDEX status_events_by_device ON status_events (device_id, at, seq)",
+
+           "CREATE TABLE audit_events ("
+           "  seq BIGINT NOT NULL PRIMARY KEY,"
+           "  at BIGINT NOT NULL,"
+           "  actor TEXT NOT NULL,"
+           "  action TEXT NOT NULL,"
+           "  detail TEXT NOT NULL)",
+           "CREATE INDEX audit_events_by_time ON audit_events (at, seq)",
+       }},
+  };
+  return list;
+}
+
+// Version 0 is a sentinel row, present from the start: migrators lock it
+// (a no-op UPDATE; in PostgreSQL a row lock held until commit, in SQLite
+// BEGIN IMMEDIATE already holds the write lock) and then re-read the
+// version, so that two servers opening one database at once apply each
+// migration exactly once.
+void create_migrations_table(soci::session& sql) {
+  try {
+    sql << "CREATE TABLE IF NOT EXISTS schema_migrations ("
+           "  version INTEGER NOT NULL PRIMARY KEY,"
+           "  applied_at BIGINT NOT NULL)";
+  } catch (const soci::soci_error&) {
+    // Another process may have created it at the same moment (PostgreSQL
+    // can report that as a conflict); the caller reads the table next and
+    // reports a real failure.
+  }
+  long long now = static_cast<long long>(std::time(nullptr));
+  sql << "INSERT INTO schema_migrations (version, applied_at) VALUES (0, :now) "
+         "ON CONFLICT (version) DO NOTHING",
+      soci::use(now, "now");
+}
+
+void check_not_newer(int current, int latest) {
+  if (current > latest)
+    throw StoreError("database schema version " + std::to_string(current) +
+                     " is newer than this server (" + std::to_string(latest) + ")");
+}
+
+}  // namespace
+
+int latest_schema_version() { return migrations().back().version; }
+
+int current_schema_version(soci::session& sql) {
+  int version = 0;
+  soci::indicator ind = soci::i_null;
+  sql << "SELECT MAX(version) FROM schema_migrations", soci::into(version, ind);
+  return ind == soci::i_ok ? version : 0;
+}
+
+void migrate(soci::session& sql) {
+  const int latest = latest_schema_version();
+  guarded("migrate", [&] {
+    int current = 0;
+    bool have_table = true;
+    try {
+      current = current_schema_version(sql);
+    } catch (const soci::soci_error&) {
+      have_table = false;  // a new database (or a real failure, reported below)
+    }
+    check_not_newer(current, latest);
+    if (have_table && current == latest) return;  // up to date: no write at all
+
+    create_migrations_table(sql);
+    WriteTransaction tr(sql);
+    sql << "UPDATE schema_migrations SET applied_at = applied_at WHERE version = 0";
+    current = current_schema_version(sql);  // another server may have migrated
+    check_not_newer(current, latest);
+    for (const Migration& m : migrations()) {
+      if (m.version <= current) continue;
+      int n = 0;
+      for (const char* statement : m.statements) {
+        sql << statement;
+        std::string point = "migrate:" + std::to_string(m.version) + ":" + std::to_string(++n);
+        fault_point(point.c_str());
+      }
+      int version = m.version;
+      long long now = static_cast<long long>(std::time(nullptr));
+      sql << "INSERT INTO schema_migrations (version, applied_at) VALUES (:v, :now)",
+          soci::use(version, "v"), soci::use(now, "now");
+    }
+    tr.commit();
+  });
+}
+
+}  // namespace ota::server::store_detail

@@ -1,0 +1,227 @@
+// ota-server as a process, on loopback: first start makes keys and the
+// admin token and prints the token once; admin routes need the token;
+// unknown routes get JSON errors; SIGTERM stops it cleanly; bad options
+// and an occupied port fail with a clear message. Every test stops what it
+// starts.
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "test_support.h"
+
+extern char** environ;
+
+namespace ota {
+namespace {
+
+namespace fs = std::filesystem;
+
+uint16_t free_loopback_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+struct HttpResult {
+  long status = 0;
+  std::string body;
+};
+
+HttpResult http_get(const std::string& url, const std::string& auth = "") {
+  HttpResult r;
+  CURL* c = curl_easy_init();
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, +[](char* p, size_t s, size_t n, void* ud) {
+    static_cast<std::string*>(ud)->append(p, s * n);
+    return s * n;
+  });
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+  curl_slist* headers = nullptr;
+  if (!auth.empty()) {
+    headers = curl_slist_append(headers, ("Authorization: " + auth).c_str());
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  }
+  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(c);
+  return r;
+}
+
+// One ota-server process; killed in the destructor if still running.
+class ServerProcess {
+ public:
+  ServerProcess(const fs::path& data, uint16_t port, std::vector<std::string> extra_env = {},
+                std::vector<std::string> extra_args = {})
+      : out_(data.parent_path() / ("server-" + std::to_string(port) + ".out")), port_(port) {
+    std::vector<std::string> args = {(test::bin_dir() / "ota-server").string(), "--data", data.string(),
+                                     "--listen", "127.0.0.1:" + std::to_string(port)};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    std::vector<std::string> env;
+    for (char** e = environ; *e; ++e)
+      if (std::string(*e).rfind("OTA_ADMIN_TOKEN=", 0) != 0) env.push_back(*e);
+    env.insert(env.end(), extra_env.begin(), extra_env.end());
+    std::vector<char*> argv, envp;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    EXPECT_EQ(posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), envp.data()), 0);
+    posix_spawn_file_actions_destroy(&fa);
+  }
+  ~ServerProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  bool wait_ready() {
+    for (int i = 0; i < 200; ++i) {
+      if (http_get(url("/healthz")).status == 200) return true;
+      if (exited()) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+  bool exited() {
+    if (pid_ <= 0) return true;
+    int st = 0;
+    if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+      exit_code_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      pid_ = -1;
+      return true;
+    }
+    return false;
+  }
+  // Sends `sig` and waits up to 10 s; returns the exit code (-1: timeout).
+  int stop(int sig = SIGTERM) {
+    if (pid_ > 0) ::kill(pid_, sig);
+    for (int i = 0; i < 200; ++i) {
+      if (exited()) return exit_code_;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return -1;
+  }
+  int wait_exit() { return stop(0); }
+  std::string output() const { return slurp(out_); }
+
+ private:
+  fs::path out_;
+  uint16_t port_;
+  pid_t pid_ = -1;
+  int exit_code_ = -1;
+};
+
+class ServerApp : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = test::make_temp_dir("server");
+    data_ = dir_ / "var";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_, data_;
+};
+
+TEST_F(ServerApp, FirstStartMakesKeysAndPrintsTheTokenOnce) {
+  std::string token;
+  {
+    ServerProcess s(data_, free_loopback_port());
+    ASSERT_TRUE(s.wait_ready()) << s.output();
+    std::string out = s.output();
+    auto at = out.find("export OTA_ADMIN_TOKEN=");
+    ASSERT_NE(at, std::string::npos) << out;
+    token = out.substr(at + 23, 64);
+    EXPECT_EQ(http_get(s.url("/api/v1/firmware"), "Bearer " + token).status, 200);
+    EXPECT_EQ(s.stop(), 0) << s.output();
+    EXPECT_NE(s.output().find("SIGTERM received, stopping"), std::string::npos);
+  }
+  struct stat st {};
+  for (const char* f : {"keys/signing_key.pem", "keys/master.key", "admin_token.sha256"}) {
+    ASSERT_EQ(::stat((data_ / f).c_str(), &st), 0) << f;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
+  }
+  EXPECT_EQ(slurp(data_ / "admin_token.sha256").find(token), std::string::npos)
+      << "the token itself must never be stored";
+  // Second start: same token works, nothing printed.
+  ServerProcess again(data_, free_loopback_port());
+  ASSERT_TRUE(again.wait_ready()) << again.output();
+  EXPECT_EQ(again.output().find("admin token"), std::string::npos);
+  EXPECT_EQ(http_get(again.url("/api/v1/firmware"), "Bearer " + token).status, 200);
+  EXPECT_EQ(again.stop(SIGINT), 0);
+}
+
+TEST_F(ServerApp, AdminRoutesNeedTheToken) {
+  const std::string token = "test-token-0123456789abcdef";
+  ServerProcess s(data_, free_loopback_port(), {"OTA_ADMIN_TOKEN=" + token});
+  ASSERT_TRUE(s.wait_ready()) << s.output();
+  EXPECT_EQ(s.output().find("admin token"), std::string::npos);
+  for (const std::string& auth : {std::string(""), std::string("Bearer "), std::string("Bearer wrong"),
+                                  std::string("Basic " + token), std::string("Bearer " + token + "x")}) {
+    HttpResult r = http_get(s.url("/api/v1/firmware"), auth);
+    EXPECT_EQ(r.status, 401) << auth;
+    EXPECT_NE(r.body.find("\"unauthorized\""), std::string::npos) << r.body;
+  }
+  HttpResult ok = http_get(s.url("/api/v1/firmware"), "Bearer " + token);
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_NE(ok.body.find("\"firmware\":[]"), std::string::npos) << ok.body;
+  HttpResult missing = http_get(s.url("/no/such/route"));
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_NE(missing.body.find("\"not_found\""), std::string::npos);
+  EXPECT_EQ(s.stop(), 0);
+}
+
+TEST_F(ServerApp, StartupErrorsAreClear) {
+  {
+    ServerProcess tls(data_, free_loopback_port(), {}, {"--tls-cert", "x.pem"});
+    EXPECT_EQ(tls.wait_exit(), 2);
+    EXPECT_NE(tls.output().find("TLS"), std::string::npos) << tls.output();
+  }
+  {
+    ServerProcess bad(data_, free_loopback_port(), {"OTA_ADMIN_TOKEN=short"});
+    EXPECT_EQ(bad.wait_exit(), 1);
+    EXPECT_NE(bad.output().find("at least 16"), std::string::npos) << bad.output();
+  }
+  uint16_t port = free_loopback_port();
+  ServerProcess first(data_, port);
+  ASSERT_TRUE(first.wait_ready()) << first.output();
+  ServerProcess second(dir_ / "other", port);
+  EXPECT_EQ(second.wait_exit(), 1);
+  EXPECT_NE(second.output().find("cannot start"), std::string::npos) << second.output();
+  EXPECT_EQ(first.stop(), 0);
+}
+
+}  // namespace
+}  // namespace ota

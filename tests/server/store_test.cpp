@@ -1,0 +1,786 @@
+// The server's database (server/store): migrations, every repository method,
+// ordering, hostile strings, concurrency, and failures in the middle of a
+// write (thrown, and a process that dies with its transaction open).
+//
+// Every test runs on SQLite in a temporary directory and, when
+// OTA_TEST_POSTGRES_URL is set (any form Store::open accepts), on that
+// PostgreSQL database, whose tables the tests drop and recreate.
+// All suites are named Store*: `ctest -R '^Store'` runs them.
+#include "ota/server/store.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "store_internal.h"
+#include "test_support.h"
+
+namespace ota::server {
+namespace {
+
+namespace fs = std::filesystem;
+namespace sd = store_detail;
+
+constexpr uint64_t k5GiB = 5ull << 30;
+constexpr int64_t kT0 = 1'700'000'000;
+
+// --- readable comparisons: a record as one line, compared as strings ---
+
+std::string show(const FirmwareRecord& f) {
+  std::ostringstream s;
+  s << f.version << '|' << f.product << '|' << f.chip_id << '|' << f.size << '|' << f.sha256_hex
+    << '|' << f.app_version << '|' << f.security_counter << '|' << f.created_at;
+  return s.str();
+}
+std::string show(const PatchRecord& p) {
+  std::ostringstream s;
+  s << p.old_version << '|' << p.new_version << '|' << p.size << '|' << p.sha256_hex << '|'
+    << int(p.codec) << '|' << p.device_ram << '|' << p.created_at;
+  return s.str();
+}
+std::string show(const DeviceRecord& d) {
+  std::ostringstream s;
+  s << d.device_id << '|' << d.product << '|' << d.sealed_key_hex << '|' << d.token_hash_hex << '|'
+    << d.enabled << '|' << d.created_at << '|'
+    << (d.last_seen ? std::to_string(*d.last_seen) : "never") << '|' << d.running_version << '|'
+    << d.running_sha256_hex << '|' << d.security_counter;
+  return s.str();
+}
+std::string show(const UpdateAssignment& a) {
+  return a.device_id + '|' + a.old_version + '|' + a.new_version + '|' +
+         std::to_string(a.created_at);
+}
+std::string show(const StatusEvent& e) {
+  return e.device_id + '|' + std::to_string(e.at) + '|' + e.state + '|' + e.detail;
+}
+std::string show(const AuditEvent& e) {
+  return std::to_string(e.at) + '|' + e.actor + '|' + e.action + '|' + e.detail;
+}
+template <class T>
+std::string show(const std::optional<T>& v) {
+  return v ? show(*v) : "(none)";
+}
+template <class T>
+std::string show(const std::vector<T>& v) {
+  std::string out;
+  for (const T& x : v) out += show(x) + "\n";
+  return out;
+}
+
+// A 64-digit lowercase hex string derived from `seed`.
+std::string hex64(const std::string& seed) {
+  static const char* digits = "0123456789abcdef";
+  uint64_t h = std::hash<std::string>{}(seed);
+  std::string out;
+  for (int i = 0; i < 64; ++i) {
+    h = h * 6364136223846793005ull + 1442695040888963407ull;
+    out += digits[h >> 60];
+  }
+  return out;
+}
+
+FirmwareRecord fw(const std::string& version, int64_t at = kT0) {
+  FirmwareRecord f;
+  f.version = version;
+  f.product = "wled";
+  f.chip_id = 5;
+  f.size = 1'572'864;
+  f.sha256_hex = hex64("image " + version);
+  f.app_version = "v" + version;
+  f.security_counter = 3;
+  f.created_at = at;
+  return f;
+}
+
+PatchRecord patch_of(const std::string& from, const std::string& to, int64_t at = kT0) {
+  PatchRecord p;
+  p.old_version = from;
+  p.new_version = to;
+  p.size = 45'000;
+  p.sha256_hex = hex64("patch " + from + to);
+  p.codec = 1;
+  p.device_ram = 32'768;
+  p.created_at = at;
+  return p;
+}
+
+DeviceRecord dev(const std::string& id, int64_t at = kT0) {
+  DeviceRecord d;
+  d.device_id = id;
+  d.product = "wled";
+  d.sealed_key_hex = hex64("key " + id) + hex64("key2 " + id);
+  d.token_hash_hex = hex64("token " + id);
+  d.enabled = true;
+  d.created_at = at;
+  d.running_version = "1.0";
+  d.running_sha256_hex = hex64("image 1.0");
+  d.security_counter = 1;
+  return d;
+}
+
+// --- the fault-injection seam (function pointers: state lives here) ---
+
+std::atomic<int> g_points{0};
+std::string g_fault_at;  // set before the hook is installed
+
+void count_points(const char*) { ++g_points; }
+void throw_at(const char* point) {
+  if (g_fault_at == point) throw std::runtime_error("injected fault at " + g_fault_at);
+}
+void exit_at(const char* point) {
+  if (g_fault_at == point) _exit(3);  // a crash: no destructor, no rollback, no commit
+}
+
+struct ScopedHook {
+  explicit ScopedHook(sd::FaultHook hook, std::string at = "") {
+    g_points = 0;
+    g_fault_at = std::move(at);
+    sd::set_fault_hook(hook);
+  }
+  ~ScopedHook() { sd::set_fault_hook(nullptr); }
+};
+
+std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const StoreError& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("not a StoreError: ") + e.what();
+  }
+  return "(no exception)";
+}
+
+// --- the fixture: one instance per backend ---
+
+class StoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "sqlite") {
+      dir_ = test::make_temp_dir("store");
+      // A parent directory that does not exist yet, with a space in it.
+      db_path_ = dir_ / "state dir" / "ota.db";
+      url_ = "sqlite3://" + db_path_.string();
+      return;
+    }
+    const char* env = std::getenv("OTA_TEST_POSTGRES_URL");
+    if (env == nullptr || *env == '\0')
+      GTEST_SKIP() << "OTA_TEST_POSTGRES_URL is not set: the PostgreSQL instance is skipped";
+    url_ = env;
+    // Start from an empty database (PostgreSQL syntax: this branch only).
+    *raw() << "DROP TABLE IF EXISTS status_events, audit_events, assignments, patches, "
+              "devices, firmware, counters, schema_migrations";
+  }
+
+  void TearDown() override {
+    sd::set_fault_hook(nullptr);
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+
+  bool sqlite() const { return GetParam() == "sqlite"; }
+  std::unique_ptr<Store> open() { return Store::open(url_); }
+  // A session of our own, configured as the store's are.
+  std::unique_ptr<soci::session> raw() { return sd::connect(sd::parse_url(url_)); }
+  long long raw_count(const std::string& table) {
+    long long n = -1;
+    *raw() << "SELECT COUNT(*) FROM " + table, soci::into(n);
+    return n;
+  }
+
+  fs::path dir_, db_path_;
+  std::string url_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Store, StoreTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
+
+// --- schema and migrations ---
+
+TEST_P(StoreTest, MigratesOnFirstOpenOnlyAndDataPersists) {
+  {
+    ScopedHook hook(count_points);
+    auto store = open();
+    EXPECT_GT(g_points.load(), 0) << "a new database gets every migration";
+    EXPECT_EQ(store->schema_version(), sd::latest_schema_version());
+    ASSERT_TRUE(store->insert_firmware(fw("1.0")));
+    ASSERT_TRUE(store->insert_device(dev("dev-1")));
+  }
+  if (sqlite()) {
+    EXPECT_TRUE(fs::exists(db_path_)) << "the parent directory was created";
+  }
+  long long rows = raw_count("schema_migrations");
+  {
+    ScopedHook hook(count_points);
+    auto store = open();
+    EXPECT_EQ(g_points.load(), 0) << "an up-to-date database gets no migration";
+    EXPECT_EQ(store->schema_version(), sd::latest_schema_version());
+    EXPECT_EQ(show(store->firmware("1.0")), show(fw("1.0")));
+    EXPECT_EQ(show(store->device("dev-1")), show(dev("dev-1")));
+  }
+  EXPECT_EQ(raw_count("schema_migrations"), rows);
+}
+
+TEST_P(StoreTest, RefusesANewerSchema) {
+  open()->insert_firmware(fw("1.0"));
+  const int newer = sd::latest_schema_version() + 7;
+  *raw() << "INSERT INTO schema_migrations (version, applied_at) VALUES (:v, 0)",
+      soci::use(newer, "v");
+  EXPECT_EQ(message_of([&] { open(); }),
+            "database schema version " + std::to_string(newer) + " is newer than this server (" +
+                std::to_string(sd::latest_schema_version()) + ")");
+  EXPECT_EQ(raw_count("firmware"), 1) << "nothing was touched";
+}
+
+TEST_P(StoreTest, AFailedMigrationAppliesNothing) {
+  {
+    ScopedHook hook(throw_at, "migrate:1:8");  // after a few CREATE TABLEs
+    EXPECT_EQ(message_of([&] { open(); }), "not a StoreError: injected fault at migrate:1:8");
+  }
+  // Had any of version 1 stayed, re-running it would fail on CREATE TABLE.
+  auto store = open();
+  EXPECT_EQ(store->schema_version(), sd::latest_schema_version());
+  EXPECT_TRUE(store->insert_firmware(fw("1.0")));
+}
+
+TEST_P(StoreTest, SqliteConnectionSettings) {
+  if (!sqlite()) GTEST_SKIP() << "SQLite only";
+  auto store = open();
+  auto sql = raw();
+  std::string mode;
+  int fk = 0, timeout = 0;
+  *sql << "PRAGMA journal_mode", soci::into(mode);
+  *sql << "PRAGMA foreign_keys", soci::into(fk);
+  *sql << "PRAGMA busy_timeout", soci::into(timeout);
+  EXPECT_EQ(mode, "wal");
+  EXPECT_EQ(fk, 1);
+  EXPECT_EQ(timeout, 5000);
+  // Foreign keys are enforced by the database itself, not only by the store.
+  EXPECT_THROW((*sql << "INSERT INTO assignments (device_id, old_version, new_version,"
+                        " created_at) VALUES ('nobody', '', 'none', 0)"),
+               soci::soci_error);
+  // A plain path names the same database.
+  EXPECT_EQ(Store::open(db_path_.string())->schema_version(), sd::latest_schema_version());
+}
+
+// --- repositories: every field round-trips ---
+
+TEST_P(StoreTest, FirmwareRoundTripsEveryField) {
+  auto store = open();
+  FirmwareRecord big = fw("2.0.0-rc.1+build.7", kT0 + 10);
+  big.chip_id = 0xFFFF;
+  big.size = k5GiB + 12345;  // above 4 GiB: needs all 64 bits
+  big.security_counter = std::numeric_limits<uint32_t>::max();
+  FirmwareRecord small = fw("1.0", kT0);
+  small.chip_id = 0;
+  small.size = 0;
+  small.security_counter = 0;
+  small.product = "";
+  small.app_version = "";
+  FirmwareRecord same_time = fw("1.1", kT0);
+
+  ASSERT_TRUE(store->insert_firmware(big));
+  ASSERT_TRUE(store->insert_firmware(small));
+  ASSERT_TRUE(store->insert_firmware(same_time));
+  EXPECT_EQ(show(store->firmware(big.version)), show(big));
+  EXPECT_EQ(show(store->firmware(small.version)), show(small));
+  EXPECT_FALSE(store->firmware("9.9"));
+  // Oldest first; equal times keep insertion order.
+  EXPECT_EQ(show(store->list_firmware()), show(std::vector{small, same_time, big}));
+
+  EXPECT_EQ(show(store->firmware_by_sha256(big.sha256_hex)), show(big));
+  EXPECT_FALSE(store->firmware_by_sha256(hex64("nothing")));
+
+  // A duplicate version is refused and changes nothing.
+  FirmwareRecord dup = fw(big.version, kT0 + 99);
+  dup.product = "other";
+  EXPECT_FALSE(store->insert_firmware(dup));
+  EXPECT_EQ(show(store->firmware(big.version)), show(big));
+  EXPECT_EQ(store->list_firmware().size(), 3u);
+
+  // Sizes beyond int64 cannot be stored: refused before touching the database.
+  FirmwareRecord huge = fw("huge");
+  huge.size = std::numeric_limits<uint64_t>::max();
+  EXPECT_EQ(message_of([&] { store->insert_firmware(huge); }),
+            "store: firmware size is too large to store");
+}
+
+TEST_P(StoreTest, PatchesRoundTripAndAreReplaced) {
+  auto store = open();
+  for (const char* v : {"1.0", "1.1", "1.2"}) ASSERT_TRUE(store->insert_firmware(fw(v)));
+  PatchRecord a = patch_of("1.0", "1.1", kT0 + 1);
+  a.size = k5GiB;
+  a.codec = 255;
+  a.device_ram = std::numeric_limits<uint32_t>::max() - 1;
+  PatchRecord b = patch_of("1.1", "1.2", kT0 + 2);
+  store->put_patch(b);
+  store->put_patch(a);
+  EXPECT_EQ(show(store->patch("1.0", "1.1")), show(a));
+  EXPECT_EQ(show(store->patch("1.1", "1.2")), show(b));
+  EXPECT_FALSE(store->patch("1.1", "1.0"));
+  EXPECT_EQ(show(store->list_patches()), show(std::vector{a, b}));
+
+  PatchRecord a2 = patch_of("1.0", "1.1", kT0 + 5);
+  a2.codec = 2;
+  a2.size = 7;
+  store->put_patch(a2);
+  EXPECT_EQ(show(store->patch("1.0", "1.1")), show(a2));
+  EXPECT_EQ(store->list_patches().size(), 2u);
+
+  EXPECT_EQ(message_of([&] { store->put_patch(patch_of("1.0", "7.7")); }),
+            "store: put_patch: unknown firmware version '7.7'");
+  EXPECT_EQ(message_of([&] { store->put_patch(patch_of("0.1", "1.0")); }),
+            "store: put_patch: unknown firmware version '0.1'");
+}
+
+TEST_P(StoreTest, DevicesRoundTripEveryField) {
+  auto store = open();
+  DeviceRecord a = dev("esp32-a", kT0 + 3);
+  a.enabled = false;
+  a.last_seen = kT0 + 4;
+  a.security_counter = std::numeric_limits<uint32_t>::max();
+  DeviceRecord b = dev("esp32-b", kT0);  // never seen: last_seen stays empty
+  b.running_version = "";
+  b.running_sha256_hex = "";
+  ASSERT_TRUE(store->insert_device(a));
+  ASSERT_TRUE(store->insert_device(b));
+  EXPECT_EQ(show(store->device("esp32-a")), show(a));
+  EXPECT_EQ(show(store->device("esp32-b")), show(b));
+  EXPECT_FALSE(store->device("esp32-c"));
+  EXPECT_EQ(show(store->list_devices()), show(std::vector{b, a}));
+  EXPECT_FALSE(store->insert_device(dev("esp32-a")));
+  EXPECT_EQ(show(store->device("esp32-a")), show(a));
+
+  EXPECT_TRUE(store->set_device_enabled("esp32-a", true));
+  a.enabled = true;
+  EXPECT_TRUE(store->touch_device("esp32-b", kT0 + 100, "2.0", hex64("image 2.0")));
+  b.last_seen = kT0 + 100;
+  b.running_version = "2.0";
+  b.running_sha256_hex = hex64("image 2.0");
+  EXPECT_TRUE(store->set_device_security_counter("esp32-b", 0xFFFFFFF0u));
+  b.security_counter = 0xFFFFFFF0u;
+  EXPECT_TRUE(store->set_device_enabled("esp32-b", true));  // unchanged value still counts
+  EXPECT_EQ(show(store->device("esp32-a")), show(a));
+  EXPECT_EQ(show(store->device("esp32-b")), show(b));
+
+  EXPECT_FALSE(store->set_device_enabled("nobody", false));
+  EXPECT_FALSE(store->touch_device("nobody", kT0, "1.0", ""));
+  EXPECT_FALSE(store->set_device_security_counter("nobody", 1));
+}
+
+TEST_P(StoreTest, AssignmentsAreReplacedAndChecked) {
+  auto store = open();
+  for (const char* v : {"1.0", "1.1", "1.2"}) ASSERT_TRUE(store->insert_firmware(fw(v)));
+  ASSERT_TRUE(store->insert_device(dev("d1")));
+  ASSERT_TRUE(store->insert_device(dev("d2")));
+  EXPECT_FALSE(store->assignment("d1"));
+
+  UpdateAssignment first{"d1", "1.0", "1.1", kT0};
+  store->assign_update(first);
+  EXPECT_EQ(show(store->assignment("d1")), show(first));
+  UpdateAssignment second{"d1", "", "1.2", kT0 + 1};  // replaces; no old version named
+  store->assign_update(second);
+  EXPECT_EQ(show(store->assignment("d1")), show(second));
+  UpdateAssignment unknown_old{"d2", "0.9-factory", "1.2", kT0};  // old need not be stored
+  store->assign_update(unknown_old);
+  EXPECT_EQ(show(store->assignment("d2")), show(unknown_old));
+
+  EXPECT_EQ(message_of([&] { store->assign_update({"ghost", "", "1.1", kT0}); }),
+            "store: assign_update: unknown device 'ghost'");
+  EXPECT_EQ(message_of([&] { store->assign_update({"d1", "", "8.8", kT0}); }),
+            "store: assign_update: unknown firmware version '8.8'");
+  EXPECT_EQ(show(store->assignment("d1")), show(second)) << "a refused assignment changes nothing";
+
+  EXPECT_TRUE(store->clear_assignment("d1"));
+  EXPECT_FALSE(store->clear_assignment("d1"));
+  EXPECT_FALSE(store->assignment("d1"));
+  EXPECT_FALSE(store->clear_assignment("ghost"));
+}
+
+TEST_P(StoreTest, DeleteFirmwareIsRefusedWhileReferenced) {
+  auto store = open();
+  for (const char* v : {"1.0", "1.1", "1.2", "1.3", "1.4"})
+    ASSERT_TRUE(store->insert_firmware(fw(v)));
+  ASSERT_TRUE(store->insert_device(dev("d1")));
+  ASSERT_TRUE(store->insert_device(dev("d2")));
+  store->put_patch(patch_of("1.0", "1.1"));
+  store->assign_update({"d1", "1.2", "1.3", kT0});
+
+  EXPECT_FALSE(store->delete_firmware("1.0")) << "a patch's old version";
+  EXPECT_FALSE(store->delete_firmware("1.1")) << "a patch's new version";
+  EXPECT_FALSE(store->delete_firmware("1.2")) << "an assignment's old version";
+  EXPECT_FALSE(store->delete_firmware("1.3")) << "an assignment's new version";
+  EXPECT_EQ(store->list_firmware().size(), 5u);
+
+  EXPECT_TRUE(store->delete_firmware("1.4"));
+  EXPECT_FALSE(store->firmware("1.4"));
+  EXPECT_FALSE(store->delete_firmware("1.4")) << "already gone";
+  EXPECT_FALSE(store->delete_firmware("nope"));
+
+  ASSERT_TRUE(store->clear_assignment("d1"));
+  EXPECT_TRUE(store->delete_firmware("1.2"));
+  EXPECT_TRUE(store->delete_firmware("1.3"));
+  EXPECT_EQ(store->list_firmware().size(), 2u);
+}
+
+// --- histories ---
+
+TEST_P(StoreTest, StatusHistoryIsOrderedNewestLast) {
+  auto store = open();
+  ASSERT_TRUE(store->insert_device(dev("d1")));
+  ASSERT_TRUE(store->insert_device(dev("d2")));
+  std::vector<StatusEvent> want;
+  // Several events in one second keep insertion order.
+  for (const char* state : {"downloading", "applying", "rebooting", "confirmed"}) {
+    StatusEvent e{"d1", kT0 + 50, state, std::string("step ") + state};
+    store->add_status(e);
+    want.push_back(e);
+    store->add_status({"d2", kT0 + 50, state, ""});
+  }
+  // An event stamped earlier (a device clock behind) sorts by its time.
+  StatusEvent early{"d1", kT0 + 10, "failed", "no space"};
+  store->add_status(early);
+  want.insert(want.begin(), early);
+  StatusEvent late{"d1", kT0 + 60, "downloading", ""};
+  store->add_status(late);
+  want.push_back(late);
+
+  EXPECT_EQ(show(store->status_history("d1")), show(want));
+  EXPECT_EQ(store->status_history("d2").size(), 4u);
+  EXPECT_TRUE(store->status_history("nobody").empty());
+  EXPECT_EQ(message_of([&] { store->add_status({"nobody", kT0, "x", ""}); }),
+            "store: add_status: unknown device 'nobody'");
+}
+
+TEST_P(StoreTest, AuditLogOrderAndLimit) {
+  auto store = open();
+  EXPECT_TRUE(store->audit_log(10).empty());
+  std::vector<AuditEvent> all;
+  for (int i = 0; i < 12; ++i) {
+    // Runs of three events per second.
+    AuditEvent e{kT0 + i / 3, i % 2 ? "admin" : "ci-token", "action." + std::to_string(i),
+                 "detail " + std::to_string(i)};
+    store->add_audit(e);
+    all.push_back(e);
+  }
+  EXPECT_EQ(show(store->audit_log(100)), show(all));
+  EXPECT_EQ(show(store->audit_log(std::numeric_limits<size_t>::max())), show(all));
+  EXPECT_EQ(show(store->audit_log(4)), show(std::vector(all.end() - 4, all.end())));
+  EXPECT_EQ(show(store->audit_log(1)), show(std::vector{all.back()}));
+  EXPECT_TRUE(store->audit_log(0).empty());
+}
+
+// --- hostile input ---
+
+TEST_P(StoreTest, HostileStringsAreStoredVerbatim) {
+  const std::vector<std::string> nasty = {
+      "it's",
+      "\"double\" and 'single' quotes",
+      "'; DROP TABLE firmware; --",
+      "\"); DELETE FROM devices; --",
+      "x :v $1 ? %s %n {} \\ \\\\ \\'",
+      "Grüße, 日本語, emoji \xF0\x9F\x9A\x80, RTL \xD7\xA9\xD7\x9C\xD7\x95\xD7\x9D",
+      "tab\tnew\nline\rcarriage",
+      std::string(300, 'q') + "'",
+  };
+  auto store = open();
+  int n = 0;
+  for (const std::string& s : nasty) {
+    SCOPED_TRACE(s);
+    const std::string id = s + "#" + std::to_string(n++);
+    FirmwareRecord f = fw(id);
+    f.product = s;
+    f.sha256_hex = s;
+    f.app_version = s;
+    ASSERT_TRUE(store->insert_firmware(f));
+    EXPECT_EQ(show(store->firmware(id)), show(f));
+    EXPECT_EQ(show(store->firmware_by_sha256(s)), show(f));
+
+    DeviceRecord d = dev(id);
+    d.product = d.sealed_key_hex = d.token_hash_hex = d.running_version = d.running_sha256_hex = s;
+    ASSERT_TRUE(store->insert_device(d));
+    EXPECT_EQ(show(store->device(id)), show(d));
+    ASSERT_TRUE(store->touch_device(id, kT0, s + "v", s + "h"));
+    d.last_seen = kT0;
+    d.running_version = s + "v";
+    d.running_sha256_hex = s + "h";
+    EXPECT_EQ(show(store->device(id)), show(d));
+
+    PatchRecord p = patch_of(id, id);
+    p.sha256_hex = s;
+    store->put_patch(p);
+    EXPECT_EQ(show(store->patch(id, id)), show(p));
+
+    UpdateAssignment a{id, s, id, kT0};
+    store->assign_update(a);
+    EXPECT_EQ(show(store->assignment(id)), show(a));
+
+    StatusEvent e{id, kT0, s, s};
+    store->add_status(e);
+    EXPECT_EQ(show(store->status_history(id)), show(std::vector{e}));
+
+    AuditEvent au{kT0, s, s, s};
+    store->add_audit(au);
+    EXPECT_EQ(show(store->audit_log(1)), show(std::vector{au}));
+  }
+  EXPECT_EQ(store->list_firmware().size(), nasty.size()) << "no table was dropped";
+  EXPECT_EQ(store->list_devices().size(), nasty.size());
+}
+
+TEST_P(StoreTest, DatabaseErrorsNameTheOperationNotTheSqlOrValues) {
+  auto store = open();
+  *raw() << "DROP TABLE audit_events";
+  const std::string msg =
+      message_of([&] { store->add_audit({kT0, "admin", "secret-action", "SECRET-VALUE"}); });
+  EXPECT_EQ(msg.rfind("store: add_audit: ", 0), 0u) << msg;
+  EXPECT_EQ(msg.find("SECRET"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("secret-action"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("INSERT"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  // The store keeps working for everything else.
+  EXPECT_TRUE(store->insert_firmware(fw("1.0")));
+}
+
+// --- concurrency ---
+
+TEST_P(StoreTest, ConcurrentMixedWritesAndReads) {
+  // Two Store objects on one database (two servers), two threads on each.
+  auto first = open();
+  auto second = open();
+  constexpr int kThreads = 4, kOps = 200;
+  std::atomic<int> failures{0};
+  std::vector<std::string> errors(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Store& store = t % 2 ? *second : *first;
+      try {
+        for (int i = 0; i < kOps; ++i) {
+          const std::string tag = std::to_string(t) + "-" + std::to_string(i);
+          switch (i % 5) {
+            case 0:
+              if (!store.insert_firmware(fw("v" + tag, kT0 + i))) throw StoreError("lost " + tag);
+              break;
+            case 1:
+              if (!store.insert_device(dev("d" + tag, kT0 + i))) throw StoreError("lost " + tag);
+              break;
+            case 2:
+              store.add_audit({kT0 + i / 10, "t" + std::to_string(t), "op", tag});
+              break;
+            case 3:
+              store.add_status({"d" + std::to_string(t) + "-" + std::to_string(i - 2), kT0 + i,
+                                "downloading", tag});
+              break;
+            default:
+              if (!store.firmware("v" + std::to_string(t) + "-" + std::to_string(i - 4)))
+                throw StoreError("unreadable " + tag);
+              store.list_devices();
+              store.audit_log(5);
+          }
+        }
+      } catch (const std::exception& e) {
+        ++failures;
+        errors[t] = e.what();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const std::string& e : errors) EXPECT_EQ(e, "");
+  ASSERT_EQ(failures.load(), 0);
+
+  const size_t per_kind = kThreads * kOps / 5;
+  EXPECT_EQ(first->list_firmware().size(), per_kind);
+  EXPECT_EQ(second->list_devices().size(), per_kind);
+  auto audit = first->audit_log(100000);
+  ASSERT_EQ(audit.size(), per_kind);
+  std::set<std::string> tags;
+  for (const AuditEvent& e : audit) tags.insert(e.detail);
+  EXPECT_EQ(tags.size(), per_kind) << "every event once";
+  // Per thread, events keep their order (they are newest last by (at, seq)).
+  for (int t = 0; t < kThreads; ++t) {
+    int last = -1;
+    for (const AuditEvent& e : audit) {
+      if (e.actor != "t" + std::to_string(t)) continue;
+      int i = std::stoi(e.detail.substr(e.detail.find('-') + 1));
+      EXPECT_GT(i, last);
+      last = i;
+    }
+  }
+  size_t statuses = 0;
+  for (const DeviceRecord& d : first->list_devices()) statuses += first->status_history(d.device_id).size();
+  EXPECT_EQ(statuses, per_kind);
+}
+
+TEST_P(StoreTest, ReconnectsAfterTheServerDropsItsConnections) {
+  if (sqlite()) GTEST_SKIP() << "PostgreSQL only";
+  auto store = open();
+  ASSERT_TRUE(store->insert_firmware(fw("1.0")));
+  try {
+    *raw() << "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+              " WHERE pid <> pg_backend_pid() AND datname = current_database()";
+  } catch (const soci::soci_error& e) {
+    GTEST_SKIP() << "cannot terminate connections here: " << e.get_error_message();
+  }
+  // Each pooled connection may fail once (a StoreError), then is reopened.
+  int failures = 0;
+  for (int i = 0; i < 8; ++i) {
+    try {
+      store->list_firmware();
+    } catch (const StoreError&) {
+      ++failures;
+    }
+  }
+  EXPECT_LE(failures, 4);
+  EXPECT_EQ(store->list_firmware().size(), 1u);
+  EXPECT_TRUE(store->insert_firmware(fw("1.1")));
+}
+
+// --- failures in the middle of a write ---
+
+TEST_P(StoreTest, AThrowMidWriteLeavesNoHalfRow) {
+  auto store = open();
+  ASSERT_TRUE(store->insert_device(dev("d1")));
+  store->add_status({"d1", kT0, "downloading", ""});
+  store->add_audit({kT0, "admin", "first", ""});
+  {
+    ScopedHook hook(throw_at, "add_status:inserted");
+    EXPECT_ANY_THROW(store->add_status({"d1", kT0, "applying", "half"}));
+  }
+  {
+    ScopedHook hook(throw_at, "add_audit:inserted");
+    EXPECT_ANY_THROW(store->add_audit({kT0, "admin", "second", "half"}));
+  }
+  {
+    ScopedHook hook(throw_at, "insert_firmware:sequenced");
+    EXPECT_ANY_THROW(store->insert_firmware(fw("2.0")));
+  }
+  {
+    ScopedHook hook(throw_at, "insert_device:sequenced");
+    EXPECT_ANY_THROW(store->insert_device(dev("d2")));
+  }
+  ASSERT_TRUE(store->insert_firmware(fw("1.0")));
+  {
+    ScopedHook hook(throw_at, "delete_firmware:checked");
+    EXPECT_ANY_THROW(store->delete_firmware("1.0"));
+  }
+  EXPECT_EQ(store->status_history("d1").size(), 1u);
+  EXPECT_EQ(store->audit_log(10).size(), 1u);
+  EXPECT_FALSE(store->firmware("2.0"));
+  EXPECT_FALSE(store->device("d2"));
+  EXPECT_TRUE(store->firmware("1.0"));
+
+  // The store is usable afterwards, and the order still holds.
+  store->add_status({"d1", kT0, "applying", "after"});
+  store->add_audit({kT0, "admin", "after", ""});
+  ASSERT_TRUE(store->insert_firmware(fw("2.0")));
+  auto history = store->status_history("d1");
+  ASSERT_EQ(history.size(), 2u);
+  EXPECT_EQ(history[1].detail, "after");
+  auto audit = store->audit_log(10);
+  ASSERT_EQ(audit.size(), 2u);
+  EXPECT_EQ(audit[1].action, "after");
+}
+
+TEST_P(StoreTest, AProcessDyingMidWriteLeavesNoHalfRow) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  {
+    auto store = open();
+    ASSERT_TRUE(store->insert_device(dev("d1")));
+    store->add_audit({kT0, "admin", "before", ""});
+  }
+  // The child dies with its transaction open: after the row was written and
+  // before COMMIT.
+  EXPECT_EXIT(
+      {
+        auto store = open();
+        ScopedHook hook(exit_at, "add_audit:inserted");
+        store->add_audit({kT0 + 1, "admin", "torn", ""});
+      },
+      ::testing::ExitedWithCode(3), "");
+  EXPECT_EXIT(
+      {
+        auto store = open();
+        ScopedHook hook(exit_at, "add_status:inserted");
+        store->add_status({"d1", kT0 + 1, "torn", ""});
+      },
+      ::testing::ExitedWithCode(3), "");
+  auto store = open();
+  auto audit = store->audit_log(10);
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].action, "before");
+  EXPECT_TRUE(store->status_history("d1").empty());
+  store->add_audit({kT0 + 2, "admin", "after", ""});
+  EXPECT_EQ(store->audit_log(10).size(), 2u);
+}
+
+TEST_P(StoreTest, AProcessDyingMidMigrationLeavesAnEmptyDatabase) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        ScopedHook hook(exit_at, "migrate:1:10");
+        open();
+      },
+      ::testing::ExitedWithCode(3), "");
+  auto store = open();
+  EXPECT_EQ(store->schema_version(), sd::latest_schema_version());
+  EXPECT_TRUE(store->insert_firmware(fw("1.0")));
+}
+
+// --- URLs (no database needed) ---
+
+TEST(StoreUrl, Forms) {
+  EXPECT_EQ(sd::parse_url("sqlite3:///var/lib/ota/ota.db").location, "/var/lib/ota/ota.db");
+  EXPECT_EQ(sd::parse_url("sqlite3://rel/ota.db").location, "rel/ota.db");
+  EXPECT_EQ(sd::parse_url("/srv/x y=z.db").backend, sd::Backend::sqlite);
+  EXPECT_EQ(sd::parse_url("/srv/x y=z.db").location, "/srv/x y=z.db");
+
+  // Both PostgreSQL forms become a keyword string with quoted, escaped
+  // values (in libpq's own order, so checked piece by piece).
+  auto has_all = [](const std::string& conninfo, std::vector<std::string> pieces) {
+    size_t total = 0;
+    for (const std::string& p : pieces) {
+      if (conninfo.find(p) == std::string::npos) return ::testing::AssertionFailure() << p;
+      total += p.size() + 1;
+    }
+    if (total != conninfo.size() + 1) return ::testing::AssertionFailure() << "extra options";
+    return ::testing::AssertionSuccess();
+  };
+  sd::Target kw = sd::parse_url("postgresql://dbname=ota user=ota host=db");
+  EXPECT_EQ(kw.backend, sd::Backend::postgresql);
+  EXPECT_TRUE(has_all(kw.location, {"user='ota'", "host='db'", "dbname='ota'"})) << kw.location;
+  sd::Target uri = sd::parse_url("postgres://o%27ta:p%5Cw@db:5433/ota?sslmode=require");
+  EXPECT_EQ(uri.backend, sd::Backend::postgresql);
+  EXPECT_TRUE(has_all(uri.location, {"user='o\\'ta'", "password='p\\\\w'", "host='db'",
+                                     "port='5433'", "dbname='ota'", "sslmode='require'"}))
+      << uri.location;
+}
+
+TEST(StoreUrl, BadOnesAreRefusedClearly) {
+  EXPECT_EQ(message_of([] { sd::parse_url(""); }), "store: empty database URL");
+  EXPECT_EQ(message_of([] { sd::parse_url("sqlite3://"); }),
+            "store: the SQLite URL names no file");
+  EXPECT_EQ(message_of([] { sd::parse_url("mysql://x"); }),
+            "store: unsupported database URL scheme (use sqlite3:// or postgresql://)");
+  EXPECT_EQ(message_of([] { sd::parse_url("a\"b.db"); }),
+            "store: SQLite file names may not contain '\"'");
+  std::string bad = message_of([] { sd::parse_url("postgresql://u:hunter2@h/db?bogus=1"); });
+  EXPECT_EQ(bad.rfind("store: invalid PostgreSQL URL: ", 0), 0u) << bad;
+  EXPECT_EQ(bad.find("hunter2"), std::string::npos) << bad;
+}
+
+TEST(StoreUrl, UnreachablePostgresIsAStoreError) {
+  std::string msg =
+      message_of([] { Store::open("postgresql://ota:hunter2@127.0.0.1:1/ota?connect_timeout=2"); });
+  EXPECT_EQ(msg.rfind("store: connect to PostgreSQL: ", 0), 0u) << msg;
+  EXPECT_EQ(msg.find("hunter2"), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace ota::server
