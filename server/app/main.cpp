@@ -16,6 +16,7 @@
 
 #include "ota/server/admin_auth.h"
 #include "ota/server/artifacts.h"
+#include "ota/server/firmware_service.h"
 #include "ota/server/http.h"
 #include "ota/server/routes.h"
 #include "ota/server/server_keys.h"
@@ -120,7 +121,8 @@ int main(int argc, char** argv) {
     std::unique_ptr<Store> store = Store::open(opt.db);
     ArtifactStore artifacts(opt.data / "storage");
     AdminAuth admin(token.hash);
-    ServerContext ctx{*store, artifacts, admin};
+    FirmwareService firmware(*store, artifacts);
+    ServerContext ctx{*store, artifacts, admin, firmware};
     RunningServer server = start_http(http, make_router(ctx));
 
     std::string url = "http://" + opt.listen;

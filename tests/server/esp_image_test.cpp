@@ -689,3 +689,21 @@ TEST(EspImageNames, ChipAndCodeNames) {
 
 }  // namespace
 }  // namespace ota::server
+
+namespace ota::server {
+namespace {
+
+// The shared test builder (tests/support) makes images the validator accepts.
+TEST(EspImageSupport, SyntheticAppFromTestSupportIsValid) {
+  std::vector<uint8_t> code(100000);
+  for (size_t i = 0; i < code.size(); ++i) code[i] = static_cast<uint8_t>(i * 13 + (i >> 9));
+  auto img = ota::test::synthetic_esp32_app("2.0.1", "demo-app", code);
+  auto r = inspect_esp_app_image(img);
+  ASSERT_TRUE(r.ok()) << r.error().reason;
+  EXPECT_EQ(r.info().version, "2.0.1");
+  EXPECT_EQ(r.info().project_name, "demo-app");
+  EXPECT_EQ(r.info().chip_id, 0);
+}
+
+}  // namespace
+}  // namespace ota::server

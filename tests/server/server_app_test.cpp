@@ -20,6 +20,9 @@
 #include <sstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+#include <random>
+
 #include "test_support.h"
 
 extern char** environ;
@@ -73,6 +76,65 @@ HttpResult http_get(const std::string& url, const std::string& auth = "") {
   curl_easy_cleanup(c);
   return r;
 }
+
+// POST with a multipart form (libcurl mime); a field with `file` set is
+// sent as a file part.
+struct Part {
+  std::string name, value;
+  bool file = false;
+};
+
+HttpResult http_post_form(const std::string& url, const std::string& auth, const std::vector<Part>& parts) {
+  HttpResult r;
+  CURL* c = curl_easy_init();
+  curl_mime* mime = curl_mime_init(c);
+  for (const Part& p : parts) {
+    curl_mimepart* mp = curl_mime_addpart(mime);
+    curl_mime_name(mp, p.name.c_str());
+    curl_mime_data(mp, p.value.data(), p.value.size());
+    if (p.file) curl_mime_filename(mp, "firmware.bin");
+  }
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, +[](char* p, size_t s, size_t n, void* ud) {
+    static_cast<std::string*>(ud)->append(p, s * n);
+    return s * n;
+  });
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+  curl_slist* headers = curl_slist_append(nullptr, ("Authorization: " + auth).c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  curl_slist_free_all(headers);
+  curl_mime_free(mime);
+  curl_easy_cleanup(c);
+  return r;
+}
+
+// POST a raw body with a content type.
+HttpResult http_post_raw(const std::string& url, const std::string& auth, const std::string& type,
+                         const std::string& body) {
+  HttpResult r;
+  CURL* c = curl_easy_init();
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, +[](char* p, size_t s, size_t n, void* ud) {
+    static_cast<std::string*>(ud)->append(p, s * n);
+    return s * n;
+  });
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+  curl_slist* headers = curl_slist_append(nullptr, ("Authorization: " + auth).c_str());
+  headers = curl_slist_append(headers, ("Content-Type: " + type).c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(c);
+  return r;
+}
+
+std::string as_string(const std::vector<uint8_t>& b) { return std::string(b.begin(), b.end()); }
 
 // One ota-server process; killed in the destructor if still running.
 class ServerProcess {
@@ -221,6 +283,68 @@ TEST_F(ServerApp, StartupErrorsAreClear) {
   EXPECT_EQ(second.wait_exit(), 1);
   EXPECT_NE(second.output().find("cannot start"), std::string::npos) << second.output();
   EXPECT_EQ(first.stop(), 0);
+}
+
+TEST_F(ServerApp, FirmwareUploadThroughBothApis) {
+  const std::string token = "Bearer test-token-0123456789abcdef";
+  ServerProcess s(data_, free_loopback_port(), {"OTA_ADMIN_TOKEN=test-token-0123456789abcdef"});
+  ASSERT_TRUE(s.wait_ready()) << s.output();
+  std::mt19937 rng(3);
+  auto v100 = test::synthetic_esp32_app("1.0.0", "demo", test::synthetic_image(rng, 60000));
+  auto v101 = test::synthetic_esp32_app("1.0.1", "demo", test::synthetic_image(rng, 60000));
+
+  // The original endpoint, as its curl example sends it (-F version=... -F file=@...).
+  HttpResult up = http_post_form(s.url("/upload_firmware/"), token,
+                                 {{"version", "1.0.0"}, {"file", as_string(v100), true}});
+  EXPECT_EQ(up.status, 200) << up.body;
+  EXPECT_EQ(nlohmann::json::parse(up.body),
+            nlohmann::json({{"status", "ok"}, {"stored", "storage/firmware/firmware_1.0.0.bin"}}));
+  EXPECT_EQ(test::read_file(data_ / "storage/firmware/firmware_1.0.0.bin"), v100);
+  // The versioned API, raw body; again is idempotent.
+  HttpResult raw = http_post_raw(s.url("/api/v1/firmware?version=1.0.1"), token,
+                                 "application/octet-stream", as_string(v101));
+  EXPECT_EQ(raw.status, 201) << raw.body;
+  EXPECT_EQ(nlohmann::json::parse(raw.body)["security_counter"], 2);
+  EXPECT_EQ(http_post_raw(s.url("/api/v1/firmware?version=1.0.1"), token, "application/octet-stream",
+                          as_string(v101)).status, 200);
+  auto list = nlohmann::json::parse(http_get(s.url("/api/v1/firmware"), token).body);
+  EXPECT_EQ(list["firmware"].size(), 2u);
+
+  // Bad input: JSON errors, nothing stored, the server keeps serving.
+  struct Bad {
+    HttpResult r;
+    long status;
+    const char* code;
+  } bad[] = {
+      {http_post_form(s.url("/upload_firmware/"), token, {{"version", "../../x"}, {"file", as_string(v100), true}}),
+       400, "invalid_version"},
+      {http_post_form(s.url("/upload_firmware/"), token, {{"version", std::string(300, '1')}, {"file", "x", true}}),
+       400, "invalid_version"},
+      {http_post_form(s.url("/upload_firmware/"), token, {{"version", "2.0"}, {"file", "", true}}), 400,
+       "empty_file"},
+      {http_post_form(s.url("/upload_firmware/"), token, {{"version", "2.0"}, {"file", "GIF89a...", true}}), 422,
+       "invalid_image"},
+      {http_post_form(s.url("/upload_firmware/"), token, {{"version", "2.0"}}), 400, "missing_field"},
+      {http_post_raw(s.url("/upload_firmware/"), token, "multipart/form-data; boundary=zzz", "--zzz\r\nbroken"),
+       400, "bad_form"},
+      {http_post_raw(s.url("/upload_firmware/"), token, "text/plain", "version=1"), 400, "bad_form"},
+      {http_post_form(s.url("/upload_firmware/"), "Bearer nope", {{"version", "2.0"}, {"file", "x", true}}), 401,
+       "unauthorized"},
+      {http_post_raw(s.url("/api/v1/firmware?version=1.0.1"), token, "application/octet-stream", as_string(v100)),
+       409, "version_exists"},
+  };
+  for (const Bad& b : bad) {
+    EXPECT_EQ(b.r.status, b.status) << b.code << ": " << b.r.body;
+    EXPECT_NE(b.r.body.find(std::string("\"") + b.code + "\""), std::string::npos) << b.r.body;
+  }
+  EXPECT_EQ(http_get(s.url("/healthz")).status, 200);
+  EXPECT_EQ(nlohmann::json::parse(http_get(s.url("/api/v1/firmware"), token).body)["firmware"].size(), 2u);
+  for (auto& e : fs::recursive_directory_iterator(data_ / "storage")) {
+    if (e.is_regular_file()) {
+      EXPECT_EQ(e.path().parent_path().filename(), "firmware") << e.path();
+    }
+  }
+  EXPECT_EQ(s.stop(), 0);
 }
 
 }  // namespace

@@ -174,15 +174,22 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
     const char* env = std::getenv("OTA_TEST_POSTGRES_URL");
     if (env == nullptr || *env == '\0')
       GTEST_SKIP() << "OTA_TEST_POSTGRES_URL is not set: the PostgreSQL instance is skipped";
-    url_ = env;
-    // Start from an empty database (PostgreSQL syntax: this branch only).
-    *raw() << "DROP TABLE IF EXISTS status_events, audit_events, assignments, patches, "
-              "devices, firmware, counters, schema_migrations";
+    // Each test gets a schema of its own (tests may run in parallel, and
+    // other jobs may share the database), named in its connections'
+    // search_path and application_name.
+    static std::atomic<int> serial{0};
+    schema_ = "ota_store_test_" + std::to_string(::getpid()) + "_" + std::to_string(serial++);
+    admin_url_ = env;
+    *sd::connect(sd::parse_url(admin_url_)) << "CREATE SCHEMA " + schema_;
+    url_ = "postgresql://" + sd::parse_url(admin_url_).location + " options='-csearch_path=" +
+           schema_ + "' application_name='" + schema_ + "'";
   }
 
   void TearDown() override {
     sd::set_fault_hook(nullptr);
     if (!dir_.empty()) fs::remove_all(dir_);
+    if (!schema_.empty())
+      *sd::connect(sd::parse_url(admin_url_)) << "DROP SCHEMA " + schema_ + " CASCADE";
   }
 
   bool sqlite() const { return GetParam() == "sqlite"; }
@@ -197,6 +204,7 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
 
   fs::path dir_, db_path_;
   std::string url_;
+  std::string schema_, admin_url_;  // PostgreSQL
 };
 
 INSTANTIATE_TEST_SUITE_P(Store, StoreTest, ::testing::Values("sqlite", "postgresql"),
@@ -278,7 +286,8 @@ TEST_P(StoreTest, FirmwareRoundTripsEveryField) {
   big.chip_id = 0xFFFF;
   big.size = k5GiB + 12345;  // above 4 GiB: needs all 64 bits
   big.security_counter = std::numeric_limits<uint32_t>::max();
-  FirmwareRecord small = fw("1.0", kT0);
+  big.created_at = std::numeric_limits<int64_t>::max();  // times use all 64 bits too
+  FirmwareRecord small = fw("1.0", std::numeric_limits<int64_t>::min());
   small.chip_id = 0;
   small.size = 0;
   small.security_counter = 0;
@@ -344,7 +353,7 @@ TEST_P(StoreTest, DevicesRoundTripEveryField) {
   auto store = open();
   DeviceRecord a = dev("esp32-a", kT0 + 3);
   a.enabled = false;
-  a.last_seen = kT0 + 4;
+  a.last_seen = int64_t{1} << 40;
   a.security_counter = std::numeric_limits<uint32_t>::max();
   DeviceRecord b = dev("esp32-b", kT0);  // never seen: last_seen stays empty
   b.running_version = "";
@@ -614,7 +623,8 @@ TEST_P(StoreTest, ConcurrentMixedWritesAndReads) {
     }
   }
   size_t statuses = 0;
-  for (const DeviceRecord& d : first->list_devices()) statuses += first->status_history(d.device_id).size();
+  for (const DeviceRecord& d : first->list_devices())
+    statuses += first->status_history(d.device_id).size();
   EXPECT_EQ(statuses, per_kind);
 }
 
@@ -624,7 +634,8 @@ TEST_P(StoreTest, ReconnectsAfterTheServerDropsItsConnections) {
   ASSERT_TRUE(store->insert_firmware(fw("1.0")));
   try {
     *raw() << "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-              " WHERE pid <> pg_backend_pid() AND datname = current_database()";
+              " WHERE pid <> pg_backend_pid() AND application_name = :a",
+        soci::use(schema_, "a");
   } catch (const soci::soci_error& e) {
     GTEST_SKIP() << "cannot terminate connections here: " << e.get_error_message();
   }
@@ -689,7 +700,9 @@ TEST_P(StoreTest, AThrowMidWriteLeavesNoHalfRow) {
 }
 
 TEST_P(StoreTest, AProcessDyingMidWriteLeavesNoHalfRow) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  // fork() without re-running the test: the child must use this test's
+  // database, not set up one of its own.
+  GTEST_FLAG_SET(death_test_style, "fast");
   {
     auto store = open();
     ASSERT_TRUE(store->insert_device(dev("d1")));
@@ -721,7 +734,7 @@ TEST_P(StoreTest, AProcessDyingMidWriteLeavesNoHalfRow) {
 }
 
 TEST_P(StoreTest, AProcessDyingMidMigrationLeavesAnEmptyDatabase) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  GTEST_FLAG_SET(death_test_style, "fast");
   EXPECT_EXIT(
       {
         ScopedHook hook(exit_at, "migrate:1:10");

@@ -32,6 +32,13 @@ std::vector<uint8_t> synthetic_image(std::mt19937& rng, size_t size);
 std::vector<uint8_t> mutate_image(std::mt19937& rng, const std::vector<uint8_t>& base,
                                   int edits);
 
+// A valid ESP32 application image (header, a DROM segment starting with
+// the app descriptor, an IROM segment holding `code`, an IRAM segment;
+// checksum and appended SHA-256), for tests that need uploadable firmware
+// without the corpus.
+std::vector<uint8_t> synthetic_esp32_app(const std::string& version, const std::string& project,
+                                         const std::vector<uint8_t>& code);
+
 // The source tree and the binaries: $OTA_SOURCE_DIR / $OTA_BIN_DIR, else
 // the build's own paths.
 std::filesystem::path source_dir();

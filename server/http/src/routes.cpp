@@ -1,16 +1,53 @@
 // Routes. Handlers parse, call a service, render; no business logic here.
 #include "ota/server/routes.h"
 
+#include <cstdio>
+
+#include "ota/server/form.h"
+#include "ota/server/service_error.h"
+
 namespace ota::server {
 
 namespace {
 
 using restinio::http_field;
 
+restinio::http_status_line_t status_line(int code) {
+  switch (code) {
+    case 400: return restinio::status_bad_request();
+    case 401: return restinio::status_unauthorized();
+    case 403: return restinio::status_forbidden();
+    case 404: return restinio::status_not_found();
+    case 409: return restinio::status_conflict();
+    case 413: return restinio::status_payload_too_large();
+    case 416: return restinio::status_requested_range_not_satisfiable();
+    case 422: return restinio::http_status_line_t{restinio::http_status_code_t{422}, "Unprocessable Entity"};
+    default: return restinio::status_internal_server_error();
+  }
+}
+
+// Turns service errors into JSON replies; anything unexpected is a 500
+// that names no internals (details go to the server's stderr).
+template <typename Handler>
+auto guarded(Handler handler) {
+  return [handler](const Request& req, restinio::router::route_params_t params) {
+    try {
+      return handler(req, std::move(params));
+    } catch (const ServiceError& e) {
+      return reply_error(req, status_line(e.status), e.code, e.what());
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "ota-server: internal error on %s: %s\n",
+                   std::string(req->header().path()).c_str(), e.what());
+      return reply_error(req, restinio::status_internal_server_error(), "internal",
+                         "internal error; see the server log");
+    }
+  };
+}
+
 // Runs `handler` only for requests carrying the admin token.
 template <typename Handler>
 auto admin_only(ServerContext& ctx, Handler handler) {
-  return [&ctx, handler](const Request& req, restinio::router::route_params_t params) {
+  return guarded([&ctx, handler](const Request& req, restinio::router::route_params_t params) {
     const auto& h = req->header();
     std::string auth = h.has_field(http_field::authorization)
                            ? std::string(h.get_field(http_field::authorization))
@@ -19,7 +56,15 @@ auto admin_only(ServerContext& ctx, Handler handler) {
       return reply_error(req, restinio::status_unauthorized(), "unauthorized",
                          "admin endpoint: send Authorization: Bearer <admin token>");
     return handler(req, std::move(params));
-  };
+  });
+}
+
+std::span<const uint8_t> bytes_of(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+std::string param(const restinio::router::route_params_t& p, const char* name) {
+  return std::string(p[name]);
 }
 
 nlohmann::json firmware_json(const FirmwareRecord& f) {
@@ -37,11 +82,50 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
     return reply_json(req, restinio::status_ok(), {{"status", "ok"}});
   });
 
+  // --- The original endpoints (DESIGN.md §2), now behind the admin token.
+  r->http_post("/upload_firmware/", admin_only(ctx, [&ctx](const Request& req, auto) {
+                 Form form = parse_form(req);
+                 const FormField& version = require_field(form, "version");
+                 const FormField& file = require_field(form, "file");
+                 auto up = ctx.firmware.upload(version.value, bytes_of(file.value), "admin");
+                 return reply_json(req, restinio::status_ok(), {{"status", "ok"}, {"stored", up.stored}});
+               }));
+
+  // --- /api/v1/firmware
   r->http_get("/api/v1/firmware", admin_only(ctx, [&ctx](const Request& req, auto) {
                 nlohmann::json list = nlohmann::json::array();
-                for (const FirmwareRecord& f : ctx.store.list_firmware()) list.push_back(firmware_json(f));
+                for (const FirmwareRecord& f : ctx.firmware.list()) list.push_back(firmware_json(f));
                 return reply_json(req, restinio::status_ok(), {{"firmware", list}});
               }));
+  // Multipart (field "file", optional "version") or a raw body with
+  // ?version= (optional: defaults to the image's own version).
+  r->http_post("/api/v1/firmware", admin_only(ctx, [&ctx](const Request& req, auto) {
+                 const auto& h = req->header();
+                 std::string type = h.has_field(http_field::content_type)
+                                        ? std::string(h.get_field(http_field::content_type))
+                                        : std::string();
+                 std::optional<std::string> version;
+                 FirmwareService::Uploaded up;
+                 if (type.rfind("multipart/", 0) == 0) {
+                   Form form = parse_form(req);
+                   if (auto v = form.find("version"); v != form.end()) version = v->second.value;
+                   up = ctx.firmware.upload(version, bytes_of(require_field(form, "file").value), "admin");
+                 } else {
+                   auto query = restinio::parse_query(h.query());
+                   if (query.has("version")) version = std::string(query["version"]);
+                   up = ctx.firmware.upload(version, bytes_of(req->body()), "admin");
+                 }
+                 return reply_json(req, up.created ? restinio::status_created() : restinio::status_ok(),
+                                   firmware_json(up.record));
+               }));
+  r->http_get("/api/v1/firmware/:version", admin_only(ctx, [&ctx](const Request& req, auto params) {
+                return reply_json(req, restinio::status_ok(),
+                                  firmware_json(ctx.firmware.get(param(params, "version"))));
+              }));
+  r->http_delete("/api/v1/firmware/:version", admin_only(ctx, [&ctx](const Request& req, auto params) {
+                   ctx.firmware.remove(param(params, "version"), "admin");
+                   return reply_json(req, restinio::status_ok(), {{"status", "deleted"}});
+                 }));
 
   r->non_matched_request_handler([](const Request& req) {
     return reply_error(req, restinio::status_not_found(), "not_found", "no such endpoint");

@@ -328,7 +328,9 @@ class SociStore final : public Store {
   std::optional<FirmwareRecord> firmware_by_sha256(const std::string& sha256_hex) override {
     return run("firmware_by_sha256", [&](soci::session& sql) {
       return select_one<FirmwareRow>(
-          sql, std::string(FirmwareRow::kSelect) + "WHERE sha256_hex = :h ORDER BY created_at, seq",
+          sql,
+          std::string(FirmwareRow::kSelect) +
+              "WHERE sha256_hex = :h ORDER BY created_at, seq LIMIT 1",
           [&](Query& q) { q.use(sha256_hex, "h"); });
     });
   }

@@ -6,6 +6,7 @@
 
 #include "ota/server/admin_auth.h"
 #include "ota/server/artifacts.h"
+#include "ota/server/firmware_service.h"
 #include "ota/server/http.h"
 #include "ota/server/store.h"
 
@@ -16,6 +17,7 @@ struct ServerContext {
   Store& store;
   ArtifactStore& artifacts;
   const AdminAuth& admin;
+  FirmwareService& firmware;
 };
 
 std::unique_ptr<Router> make_router(ServerContext& ctx);
