@@ -18,7 +18,7 @@ enum class Backend { sqlite, postgresql };
 struct Target {
   Backend backend = Backend::sqlite;
   // SQLite: the database file path (or ":memory:"). PostgreSQL: a libpq
-  // connection string, either "key=value ..." or a postgresql:// URI.
+  // keyword string with every value quoted ("user='ota' dbname='ota'").
   std::string location;
 };
 
@@ -64,12 +64,12 @@ class WriteTransaction {
   bool open_ = true;
 };
 
-// Runs f(), turning soci::soci_error into StoreError("store: <op>: <reason>").
-// The reason is the backend's first message line: no SQL text, no bound values.
-template <class F>
-auto guarded(const char* op, F&& f) -> decltype(f());
+// Throws StoreError("store: <op>: <reason>"), the reason being the
+// backend's error lines without SOCI's context (the SQL and bound values)
+// and without PostgreSQL's LINE/DETAIL/HINT lines (statement text, key values).
 [[noreturn]] void rethrow_soci(const char* op, const soci::soci_error& e);
 
+// Runs f(), turning soci::soci_error into StoreError; others pass through.
 template <class F>
 auto guarded(const char* op, F&& f) -> decltype(f()) {
   try {
