@@ -122,7 +122,12 @@ int main(int argc, char** argv) {
     ArtifactStore artifacts(opt.data / "storage");
     AdminAuth admin(token.hash);
     FirmwareService firmware(*store, artifacts);
-    ServerContext ctx{*store, artifacts, admin, firmware};
+    DeviceService devices(*store, keys.master);
+    PatchService patches(*store, artifacts, firmware, keys.signing);
+    UpdateService updates(*store);
+    Worker worker(1);  // patch generation: one core, leaving the other to the I/O threads
+    ServerContext ctx{*store,  artifacts, admin,  firmware,
+                      devices, patches,   updates, worker, keys.signing.public_pem()};
     RunningServer server = start_http(http, make_router(ctx));
 
     std::string url = "http://" + opt.listen;

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "ota/server/crypto.h"
 #include "test_support.h"
 
 extern char** environ;
@@ -344,6 +345,114 @@ TEST_F(ServerApp, FirmwareUploadThroughBothApis) {
       EXPECT_EQ(e.path().parent_path().filename(), "firmware") << e.path();
     }
   }
+  EXPECT_EQ(s.stop(), 0);
+}
+
+// Decrypts an original-path patch file the way a client without a manifest
+// does (docs/protocol.md §3): one record up to 65,564 bytes, else 4,096-byte
+// chunks whose plaintext ends with the next record's digest.
+std::optional<std::vector<uint8_t>> open_original_stream(const std::vector<uint8_t>& s,
+                                                         std::span<const uint8_t, 32> key) {
+  std::vector<uint8_t> out;
+  size_t records = s.size() <= 65535 + 29 ? 1 : (s.size() - 30) / (4096 + 61) + 1;
+  size_t at = 0;
+  for (size_t i = 0; i < records; ++i) {
+    bool last = i + 1 == records;
+    size_t ct = last ? s.size() - at - 29 : 4096 + 32;
+    if (at + 29 + ct > s.size()) return std::nullopt;
+    auto plain = server::aes256_ccm_decrypt(key, std::span<const uint8_t, 13>(s.data() + at, 13),
+                                            std::span<const uint8_t>(s.data() + at + 29, ct),
+                                            std::span<const uint8_t, 16>(s.data() + at + 13, 16));
+    if (!plain) return std::nullopt;
+    out.insert(out.end(), plain->begin(), plain->end() - (last ? 0 : 32));
+    at += 29 + ct;
+  }
+  return out;
+}
+
+std::vector<uint8_t> unhex(const std::string& h) {
+  std::vector<uint8_t> b(h.size() / 2);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<uint8_t>(std::stoi(h.substr(2 * i, 2), nullptr, 16));
+  return b;
+}
+
+// The original description's curl workflow, end to end, with the token:
+// upload 1.0.0 and 1.0.1, make_patch, instruct_update, check_update,
+// get_patch, get_signature; the served patch, decrypted with the device
+// key, applies with `ota-delta apply` to give 1.0.1 exactly, and the
+// detached signature verifies.
+TEST_F(ServerApp, OriginalWorkflowEndToEnd) {
+  const std::string token = "Bearer test-token-0123456789abcdef";
+  ServerProcess s(data_, free_loopback_port(), {"OTA_ADMIN_TOKEN=test-token-0123456789abcdef"});
+  ASSERT_TRUE(s.wait_ready()) << s.output();
+  std::mt19937 rng(11);
+  auto code = test::synthetic_image(rng, 200000);
+  auto v100 = test::synthetic_esp32_app("1.0.0", "demo", code);
+  auto v101 = test::synthetic_esp32_app("1.0.1", "demo", test::mutate_image(rng, code, 30));
+
+  HttpResult reg = http_post_raw(s.url("/api/v1/devices"), token, "application/json",
+                                 R"({"device_id":"esp32_01","product":"demo"})");
+  ASSERT_EQ(reg.status, 201) << reg.body;
+  auto device = nlohmann::json::parse(reg.body);
+  std::vector<uint8_t> device_key = unhex(device["device_key"].get<std::string>());
+  ASSERT_EQ(device_key.size(), 32u);
+
+  ASSERT_EQ(http_post_form(s.url("/upload_firmware/"), token, {{"version", "1.0.0"}, {"file", as_string(v100), true}}).status, 200);
+  ASSERT_EQ(http_post_form(s.url("/upload_firmware/"), token, {{"version", "1.0.1"}, {"file", as_string(v101), true}}).status, 200);
+  HttpResult made = http_post_form(s.url("/make_patch/"), token, {{"old_version", "1.0.0"}, {"new_version", "1.0.1"}});
+  ASSERT_EQ(made.status, 200) << made.body;
+  EXPECT_EQ(nlohmann::json::parse(made.body),
+            nlohmann::json({{"status", "ok"},
+                            {"patch", "storage/patches/patch_1.0.0_to_1.0.1.bsdiff"},
+                            {"signature", "storage/signatures/patch_1.0.0_to_1.0.1.sig"}}));
+  EXPECT_EQ(nlohmann::json::parse(http_get(s.url("/check_update/?device_id=esp32_01&version=1.0.0")).body),
+            nlohmann::json({{"update_available", false}}));
+  HttpResult queued = http_post_form(s.url("/instruct_update/"), token,
+                                     {{"device_id", "esp32_01"}, {"old_version", "1.0.0"}, {"new_version", "1.0.1"}});
+  ASSERT_EQ(queued.status, 200) << queued.body;
+  EXPECT_EQ(nlohmann::json::parse(queued.body), nlohmann::json({{"status", "update_queued"}}));
+  auto check = nlohmann::json::parse(http_get(s.url("/check_update/?device_id=esp32_01&version=1.0.0")).body);
+  EXPECT_EQ(check, nlohmann::json({{"update_available", true},
+                                   {"old_version", "1.0.0"},
+                                   {"new_version", "1.0.1"},
+                                   {"patch_url", "/get_patch/1.0.0/1.0.1/esp32_01"},
+                                   {"signature_url", "/get_signature/1.0.0/1.0.1"}}));
+  // A device already on another version is told nothing.
+  EXPECT_EQ(nlohmann::json::parse(http_get(s.url("/check_update/?device_id=esp32_01&version=1.0.1")).body),
+            nlohmann::json({{"update_available", false}}));
+
+  HttpResult enc = http_get(s.url(check["patch_url"].get<std::string>()));
+  ASSERT_EQ(enc.status, 200);
+  HttpResult again = http_get(s.url(check["patch_url"].get<std::string>()));
+  EXPECT_EQ(again.body, enc.body) << "every download of the patch must be byte-identical";
+  std::vector<uint8_t> enc_bytes(enc.body.begin(), enc.body.end());
+  auto patch = open_original_stream(enc_bytes, std::span<const uint8_t, 32>(device_key.data(), 32));
+  ASSERT_TRUE(patch.has_value()) << "the served patch does not open with the device key";
+  HttpResult sig = http_get(s.url(check["signature_url"].get<std::string>()));
+  ASSERT_EQ(sig.status, 200);
+  auto pub = server::SigningKey::from_public_pem(device["server_pub_pem"].get<std::string>());
+  std::vector<uint8_t> sig_bytes(sig.body.begin(), sig.body.end());
+  EXPECT_TRUE(pub.verify_digest(server::sha256(*patch), sig_bytes));
+
+  test::write_file(dir_ / "old.bin", v100);
+  test::write_file(dir_ / "patch.otad", *patch);
+  std::string cmd = "'" + (test::bin_dir() / "ota-delta").string() + "' apply '" + (dir_ / "old.bin").string() +
+                    "' '" + (dir_ / "patch.otad").string() + "' '" + (dir_ / "new.bin").string() + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  EXPECT_EQ(test::read_file(dir_ / "new.bin"), v101);
+
+  // Refusals: unknown device, unmade patch, another device's path, hostile versions.
+  EXPECT_EQ(http_get(s.url("/get_patch/1.0.0/1.0.1/nobody")).status, 404);
+  EXPECT_EQ(http_get(s.url("/get_signature/1.0.1/1.0.0")).status, 404);
+  EXPECT_EQ(http_get(s.url("/get_patch/..%2F..%2Fkeys/1.0.1/esp32_01")).status, 400);
+  EXPECT_EQ(http_get(s.url("/check_update/?device_id=esp32_01&version=..%2Fx")).status, 400);
+  EXPECT_EQ(http_post_form(s.url("/instruct_update/"), token,
+                           {{"device_id", "ghost"}, {"old_version", "1.0.0"}, {"new_version", "1.0.1"}}).status,
+            404);
+  EXPECT_EQ(http_post_form(s.url("/make_patch/"), token, {{"old_version", "1.0.0"}, {"new_version", "9.9"}}).status,
+            404);
+  EXPECT_EQ(http_post_form(s.url("/make_patch/"), "Bearer x", {{"old_version", "1.0.0"}, {"new_version", "1.0.1"}}).status,
+            401);
   EXPECT_EQ(s.stop(), 0);
 }
 

@@ -67,6 +67,43 @@ std::string param(const restinio::router::route_params_t& p, const char* name) {
   return std::string(p[name]);
 }
 
+Reply reply_bytes(const Request& req, const Bytes& bytes) {
+  return req->create_response()
+      .append_header(http_field::content_type, "application/octet-stream")
+      .append_header(http_field::cache_control, "no-store")
+      .set_body(std::string(bytes.begin(), bytes.end()))
+      .done();
+}
+
+// Runs `work` on the worker pool and replies from there; the I/O thread is
+// free at once. ServiceErrors become JSON errors as in guarded().
+Reply reply_later(ServerContext& ctx, const Request& req, std::function<nlohmann::json()> work) {
+  ctx.worker.post([req, work = std::move(work)] {
+    try {
+      reply_json(req, restinio::status_ok(), work());
+    } catch (const ServiceError& e) {
+      reply_error(req, status_line(e.status), e.code, e.what());
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "ota-server: internal error on %s: %s\n",
+                   std::string(req->header().path()).c_str(), e.what());
+      reply_error(req, restinio::status_internal_server_error(), "internal",
+                  "internal error; see the server log");
+    }
+  });
+  return restinio::request_accepted();
+}
+
+nlohmann::json device_json(const DeviceRecord& d) {
+  nlohmann::json j = {{"device_id", d.device_id},
+                      {"product", d.product},
+                      {"enabled", d.enabled},
+                      {"created_at", d.created_at},
+                      {"running_version", d.running_version},
+                      {"security_counter", d.security_counter}};
+  j["last_seen"] = d.last_seen ? nlohmann::json(*d.last_seen) : nlohmann::json(nullptr);
+  return j;
+}
+
 nlohmann::json firmware_json(const FirmwareRecord& f) {
   return {{"version", f.version},         {"product", f.product},   {"chip_id", f.chip_id},
           {"size", f.size},               {"sha256", f.sha256_hex}, {"app_version", f.app_version},
@@ -90,6 +127,78 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                  auto up = ctx.firmware.upload(version.value, bytes_of(file.value), "admin");
                  return reply_json(req, restinio::status_ok(), {{"status", "ok"}, {"stored", up.stored}});
                }));
+
+  r->http_post("/make_patch/", admin_only(ctx, [&ctx](const Request& req, auto) {
+                 Form form = parse_form(req);
+                 std::string old_v = require_field(form, "old_version").value;
+                 std::string new_v = require_field(form, "new_version").value;
+                 return reply_later(ctx, req, [&ctx, old_v, new_v] {
+                   PatchService::Made m = ctx.patches.make(old_v, new_v, "admin");
+                   return nlohmann::json{{"status", "ok"}, {"patch", m.patch}, {"signature", m.signature}};
+                 });
+               }));
+  r->http_post("/instruct_update/", admin_only(ctx, [&ctx](const Request& req, auto) {
+                 Form form = parse_form(req);
+                 ctx.updates.instruct(require_field(form, "device_id").value,
+                                      require_field(form, "old_version").value,
+                                      require_field(form, "new_version").value, "admin");
+                 return reply_json(req, restinio::status_ok(), {{"status", "update_queued"}});
+               }));
+  // Device-facing original endpoints: no admin token (the original devices
+  // send none); what they serve is signed and encrypted for the device.
+  r->http_get("/check_update/", guarded([&ctx](const Request& req, auto) {
+                auto q = restinio::parse_query(req->header().query());
+                if (!q.has("device_id") || !q.has("version"))
+                  throw ServiceError(400, "missing_field", "check_update needs device_id and version");
+                std::string device(q["device_id"]), version(q["version"]);
+                UpdateService::Check c = ctx.updates.check(device, version);
+                if (!c.available) return reply_json(req, restinio::status_ok(), {{"update_available", false}});
+                return reply_json(req, restinio::status_ok(),
+                                  {{"update_available", true},
+                                   {"old_version", c.old_version},
+                                   {"new_version", c.new_version},
+                                   {"patch_url", "/get_patch/" + c.old_version + "/" + c.new_version + "/" + device},
+                                   {"signature_url", "/get_signature/" + c.old_version + "/" + c.new_version}});
+              }));
+  r->http_get("/get_patch/:old/:new/:device_id", guarded([&ctx](const Request& req, auto params) {
+                std::string device = param(params, "device_id");
+                Bytes key = ctx.devices.device_key(device);
+                return reply_bytes(req, ctx.patches.encrypted_for_device(param(params, "old"),
+                                                                         param(params, "new"), device, key));
+              }));
+  r->http_get("/get_signature/:old/:new", guarded([&ctx](const Request& req, auto params) {
+                return reply_bytes(req, ctx.patches.signature(param(params, "old"), param(params, "new")));
+              }));
+
+  // --- /api/v1/devices
+  r->http_post("/api/v1/devices", admin_only(ctx, [&ctx](const Request& req, auto) {
+                 nlohmann::json body = nlohmann::json::parse(req->body(), nullptr, false);
+                 if (body.is_discarded() || !body.is_object() || !body.contains("device_id") ||
+                     !body["device_id"].is_string() || !body.contains("product") || !body["product"].is_string())
+                   throw ServiceError(400, "bad_json", "expected {\"device_id\": \"...\", \"product\": \"...\"}");
+                 DeviceService::Registered reg = ctx.devices.register_device(
+                     body["device_id"].get<std::string>(), body["product"].get<std::string>(), "admin");
+                 nlohmann::json j = device_json(reg.record);
+                 // Secrets appear in this one response only (for the provisioning bundle).
+                 static const char kHex[] = "0123456789abcdef";
+                 std::string key_hex;
+                 for (uint8_t b : reg.device_key) {
+                   key_hex += kHex[b >> 4];
+                   key_hex += kHex[b & 15];
+                 }
+                 j["device_key"] = key_hex;
+                 j["device_token"] = reg.device_token;
+                 j["server_pub_pem"] = ctx.server_pub_pem;
+                 return reply_json(req, restinio::status_created(), j);
+               }));
+  r->http_get("/api/v1/devices", admin_only(ctx, [&ctx](const Request& req, auto) {
+                nlohmann::json list = nlohmann::json::array();
+                for (const DeviceRecord& d : ctx.devices.list()) list.push_back(device_json(d));
+                return reply_json(req, restinio::status_ok(), {{"devices", list}});
+              }));
+  r->http_get("/api/v1/devices/:device_id", admin_only(ctx, [&ctx](const Request& req, auto params) {
+                return reply_json(req, restinio::status_ok(), device_json(ctx.devices.get(param(params, "device_id"))));
+              }));
 
   // --- /api/v1/firmware
   r->http_get("/api/v1/firmware", admin_only(ctx, [&ctx](const Request& req, auto) {

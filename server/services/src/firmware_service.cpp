@@ -1,31 +1,10 @@
 #include "ota/server/firmware_service.h"
 
-#include <chrono>
-
 #include "ota/server/crypto.h"
 #include "ota/server/esp_image.h"
+#include "service_util.h"
 
 namespace ota::server {
-
-namespace {
-
-std::string hex(std::span<const uint8_t> b) {
-  static const char k[] = "0123456789abcdef";
-  std::string s;
-  for (uint8_t x : b) {
-    s += k[x >> 4];
-    s += k[x & 15];
-  }
-  return s;
-}
-
-int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 FirmwareService::FirmwareService(Store& store, ArtifactStore& artifacts, Clock clock)
     : store_(store), artifacts_(artifacts), clock_(clock ? std::move(clock) : Clock(now_seconds)) {}

@@ -6,7 +6,11 @@
 
 #include "ota/server/admin_auth.h"
 #include "ota/server/artifacts.h"
+#include "ota/server/device_service.h"
 #include "ota/server/firmware_service.h"
+#include "ota/server/patch_service.h"
+#include "ota/server/update_service.h"
+#include "ota/server/worker.h"
 #include "ota/server/http.h"
 #include "ota/server/store.h"
 
@@ -18,6 +22,11 @@ struct ServerContext {
   ArtifactStore& artifacts;
   const AdminAuth& admin;
   FirmwareService& firmware;
+  DeviceService& devices;
+  PatchService& patches;
+  UpdateService& updates;
+  Worker& worker;            // CPU-heavy work, off the I/O threads
+  std::string server_pub_pem;
 };
 
 std::unique_ptr<Router> make_router(ServerContext& ctx);

@@ -1,0 +1,61 @@
+// Patches between stored firmware versions: made once (concurrent requests
+// for the same pair wait for the same work), verified with the device
+// core's own decoder before they are published, signed (the original
+// detached signature), and encrypted per device as the record stream of
+// docs/protocol.md, kept so that every download is byte-identical.
+#ifndef OTA_SERVER_PATCH_SERVICE_H
+#define OTA_SERVER_PATCH_SERVICE_H
+
+#include <functional>
+#include <future>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "ota/server/artifacts.h"
+#include "ota/server/crypto.h"
+#include "ota/server/firmware_service.h"
+#include "ota/server/service_error.h"
+#include "ota/server/store.h"
+
+namespace ota::server {
+
+class PatchService {
+ public:
+  using Clock = std::function<int64_t()>;
+  PatchService(Store& store, ArtifactStore& artifacts, FirmwareService& firmware,
+               const SigningKey& signer, Clock clock = {});
+
+  struct Made {
+    PatchRecord record;
+    std::string patch;      // "storage/patches/patch_{old}_to_{new}.bsdiff"
+    std::string signature;  // "storage/signatures/patch_{old}_to_{new}.sig"
+  };
+  // Makes (or returns the already made) patch. CPU-heavy: call it off the
+  // I/O threads. Throws 400 invalid_version / same_version, 404
+  // firmware_not_found, 500 patch_verification_failed.
+  Made make(const std::string& old_version, const std::string& new_version, const std::string& actor);
+
+  // 404 patch_not_found when make() has not run for the pair.
+  Bytes signature(const std::string& old_version, const std::string& new_version);
+  // The patch as record stream under `device_key` (encryption 2, original
+  // path), made on first request and then served from storage.
+  Bytes encrypted_for_device(const std::string& old_version, const std::string& new_version,
+                             const std::string& device_id, std::span<const uint8_t> device_key);
+
+ private:
+  Made build(const std::string& old_version, const std::string& new_version, const std::string& actor);
+  Made describe(const PatchRecord& r) const;
+
+  Store& store_;
+  ArtifactStore& artifacts_;
+  FirmwareService& firmware_;
+  const SigningKey& signer_;
+  Clock clock_;
+  std::mutex mutex_;  // guards in_flight_ and per-device stream creation
+  std::map<std::pair<std::string, std::string>, std::shared_future<Made>> in_flight_;
+};
+
+}  // namespace ota::server
+
+#endif  // OTA_SERVER_PATCH_SERVICE_H

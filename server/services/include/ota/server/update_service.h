@@ -1,0 +1,41 @@
+// The update queue as the original endpoints see it: an admin instructs a
+// device to move from one version to another; the device's check answers
+// with the patch and signature URLs while its version is the old one.
+#ifndef OTA_SERVER_UPDATE_SERVICE_H
+#define OTA_SERVER_UPDATE_SERVICE_H
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "ota/server/service_error.h"
+#include "ota/server/store.h"
+
+namespace ota::server {
+
+class UpdateService {
+ public:
+  using Clock = std::function<int64_t()>;
+  explicit UpdateService(Store& store, Clock clock = {});
+
+  // 400 invalid_version / invalid_device_id, 404 device_not_found /
+  // firmware_not_found (the new version must be registered).
+  void instruct(const std::string& device_id, const std::string& old_version,
+                const std::string& new_version, const std::string& actor);
+
+  struct Check {
+    bool available = false;
+    std::string old_version, new_version;
+  };
+  // Unknown devices simply get "nothing to do" (the original's answer);
+  // known ones have their last-seen time and version recorded.
+  Check check(const std::string& device_id, const std::string& version);
+
+ private:
+  Store& store_;
+  Clock clock_;
+};
+
+}  // namespace ota::server
+
+#endif  // OTA_SERVER_UPDATE_SERVICE_H

@@ -1,0 +1,59 @@
+#include "ota/server/device_service.h"
+
+#include "ota/server/artifacts.h"
+#include "ota/server/provisioning.h"
+#include "service_util.h"
+
+namespace ota::server {
+
+DeviceService::DeviceService(Store& store, const Bytes& master_key, Clock clock)
+    : store_(store), master_(master_key), clock_(clock ? std::move(clock) : Clock(now_seconds)) {}
+
+DeviceService::Registered DeviceService::register_device(const std::string& device_id,
+                                                         const std::string& product,
+                                                         const std::string& actor) {
+  if (!valid_device_id(device_id))
+    throw ServiceError(400, "invalid_device_id", "device id must be 1-64 characters of [A-Za-z0-9._-]");
+  if (!valid_identifier(product, 32))
+    throw ServiceError(400, "invalid_product", "product must be 1-32 characters of [A-Za-z0-9._-]");
+  Registered r;
+  r.device_key = random_bytes(32);
+  r.device_token = hex(random_bytes(32));
+  DeviceRecord& d = r.record;
+  d.device_id = device_id;
+  d.product = product;
+  d.sealed_key_hex = hex(seal_device_key(master_, device_id, r.device_key));
+  d.token_hash_hex = hex(sha256(std::span<const uint8_t>(
+      reinterpret_cast<const uint8_t*>(r.device_token.data()), r.device_token.size())));
+  d.enabled = true;
+  d.created_at = clock_();
+  if (!store_.insert_device(d))
+    throw ServiceError(409, "device_exists", "device " + device_id + " is already registered");
+  store_.add_audit({d.created_at, actor, "device.register", "device=" + device_id + " product=" + product});
+  return r;
+}
+
+DeviceRecord DeviceService::get(const std::string& device_id) {
+  if (!valid_device_id(device_id)) throw ServiceError(400, "invalid_device_id", "invalid device id");
+  auto d = store_.device(device_id);
+  if (!d) throw ServiceError(404, "device_not_found", "no device " + device_id);
+  return *d;
+}
+
+std::vector<DeviceRecord> DeviceService::list() { return store_.list_devices(); }
+
+void DeviceService::set_enabled(const std::string& device_id, bool enabled, const std::string& actor) {
+  get(device_id);
+  store_.set_device_enabled(device_id, enabled);
+  store_.add_audit({clock_(), actor, enabled ? "device.enable" : "device.disable", "device=" + device_id});
+}
+
+Bytes DeviceService::device_key(const std::string& device_id) {
+  DeviceRecord d = get(device_id);
+  if (!d.enabled) throw ServiceError(403, "device_disabled", "device " + device_id + " is disabled");
+  auto key = open_device_key(master_, device_id, unhex(d.sealed_key_hex));
+  if (!key) throw ServiceError(500, "key_unavailable", "the device key does not open with the master key");
+  return *key;
+}
+
+}  // namespace ota::server

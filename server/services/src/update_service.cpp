@@ -1,0 +1,37 @@
+#include "ota/server/update_service.h"
+
+#include "ota/server/artifacts.h"
+#include "service_util.h"
+
+namespace ota::server {
+
+UpdateService::UpdateService(Store& store, Clock clock)
+    : store_(store), clock_(clock ? std::move(clock) : Clock(now_seconds)) {}
+
+void UpdateService::instruct(const std::string& device_id, const std::string& old_version,
+                             const std::string& new_version, const std::string& actor) {
+  if (!valid_device_id(device_id)) throw ServiceError(400, "invalid_device_id", "invalid device id");
+  if (!valid_version(old_version) || !valid_version(new_version))
+    throw ServiceError(400, "invalid_version", "invalid version string");
+  if (!store_.device(device_id))
+    throw ServiceError(404, "device_not_found", "no device " + device_id + " (register it first)");
+  if (!store_.firmware(new_version))
+    throw ServiceError(404, "firmware_not_found", "no firmware version " + new_version);
+  int64_t now = clock_();
+  store_.assign_update({device_id, old_version, new_version, now});
+  store_.add_audit({now, actor, "update.assign",
+                    "device=" + device_id + " old=" + old_version + " new=" + new_version});
+}
+
+UpdateService::Check UpdateService::check(const std::string& device_id, const std::string& version) {
+  if (!valid_device_id(device_id)) throw ServiceError(400, "invalid_device_id", "invalid device id");
+  if (!valid_version(version)) throw ServiceError(400, "invalid_version", "invalid version string");
+  auto device = store_.device(device_id);
+  if (!device || !device->enabled) return {};
+  store_.touch_device(device_id, clock_(), version, device->running_sha256_hex);
+  auto a = store_.assignment(device_id);
+  if (!a || a->old_version != version) return {};
+  return {true, a->old_version, a->new_version};
+}
+
+}  // namespace ota::server
