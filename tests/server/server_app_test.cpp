@@ -456,5 +456,72 @@ TEST_F(ServerApp, OriginalWorkflowEndToEnd) {
   EXPECT_EQ(s.stop(), 0);
 }
 
+struct CommandResult {
+  int exit_code;
+  std::string out, err;
+};
+
+CommandResult otactl(const fs::path& dir, const std::string& args) {
+  std::string cmd = "'" + (test::bin_dir() / "otactl").string() + "' " + args + " >'" + (dir / "o.out").string() +
+                    "' 2>'" + (dir / "o.err").string() + "'";
+  int rc = std::system(cmd.c_str());
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(dir / "o.out"), slurp(dir / "o.err")};
+}
+
+// otactl as scripts and CI use it: --server/--token, tables, --json, the
+// provisioning bundle, clear failures.
+TEST_F(ServerApp, OtactlCoversFirmwareDevicesUpdatesAndStatus) {
+  const std::string token = "test-token-0123456789abcdef";
+  uint16_t port = free_loopback_port();
+  ServerProcess s(data_, port, {"OTA_ADMIN_TOKEN=" + token});
+  ASSERT_TRUE(s.wait_ready()) << s.output();
+  const std::string g = "--server http://127.0.0.1:" + std::to_string(port) + " --token " + token + " ";
+  std::mt19937 rng(17);
+  test::write_file(dir_ / "fw.bin", test::synthetic_esp32_app("2.1.0", "lamp", test::synthetic_image(rng, 40000)));
+
+  CommandResult up = otactl(dir_, g + "firmware upload 2.1.0 '" + (dir_ / "fw.bin").string() + "'");
+  ASSERT_EQ(up.exit_code, 0) << up.err;
+  CommandResult list = otactl(dir_, g + "firmware list");
+  EXPECT_EQ(list.exit_code, 0);
+  EXPECT_NE(list.out.find("VERSION"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("2.1.0"), std::string::npos) << list.out;
+  CommandResult json_list = otactl(dir_, g + "--json firmware list");
+  EXPECT_EQ(nlohmann::json::parse(json_list.out)["firmware"][0]["product"], "lamp");
+
+  fs::path bundle = dir_ / "bundle-lamp-01";
+  CommandResult add = otactl(dir_, g + "device add lamp-01 --product lamp --out '" + bundle.string() + "'");
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  for (const char* f : {"device.json", "device.key", "server_pub.pem", "ota_device_config.h"})
+    EXPECT_TRUE(fs::exists(bundle / f)) << f;
+  struct stat st {};
+  ::stat((bundle / "device.key").c_str(), &st);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_NE(slurp(bundle / "device.json").find("http://127.0.0.1:" + std::to_string(port)), std::string::npos);
+  EXPECT_EQ(slurp(bundle / "server_pub.pem"), slurp(data_ / "keys" / "signing_pub.pem"));
+  EXPECT_EQ(add.out.find("device_key"), std::string::npos) << "secrets stay in the bundle, not on stdout";
+
+  EXPECT_NE(otactl(dir_, g + "device list").out.find("lamp-01"), std::string::npos);
+  EXPECT_NE(otactl(dir_, g + "device show lamp-01").out.find("lamp"), std::string::npos);
+  CommandResult assign = otactl(dir_, g + "update assign lamp-01 2.1.0");
+  EXPECT_EQ(assign.exit_code, 0) << assign.err;
+  auto status = nlohmann::json::parse(otactl(dir_, g + "--json status").out);
+  EXPECT_EQ(status["firmware"], 1);
+  EXPECT_EQ(status["devices"], 1);
+  EXPECT_EQ(status["devices_with_assignment"], 1);
+
+  CommandResult missing = otactl(dir_, g + "device show nobody");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("404 device_not_found"), std::string::npos) << missing.err;
+  CommandResult denied = otactl(dir_, "--server http://127.0.0.1:" + std::to_string(port) + " --token wrong status");
+  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_NE(denied.err.find("401 unauthorized"), std::string::npos) << denied.err;
+  EXPECT_EQ(otactl(dir_, g + "firmware frobnicate").exit_code, 2);
+  EXPECT_EQ(otactl(dir_, g + "update assign lamp-01").exit_code, 2);
+  EXPECT_EQ(s.stop(), 0);
+  CommandResult down = otactl(dir_, g + "status");
+  EXPECT_EQ(down.exit_code, 1);
+  EXPECT_NE(down.err.find("cannot reach"), std::string::npos) << down.err;
+}
+
 }  // namespace
 }  // namespace ota

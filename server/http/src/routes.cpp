@@ -200,6 +200,36 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                 return reply_json(req, restinio::status_ok(), device_json(ctx.devices.get(param(params, "device_id"))));
               }));
 
+  // --- /api/v1/updates: assign a target version to a device.
+  r->http_post("/api/v1/updates", admin_only(ctx, [&ctx](const Request& req, auto) {
+                 nlohmann::json body = nlohmann::json::parse(req->body(), nullptr, false);
+                 if (body.is_discarded() || !body.is_object() || !body.contains("device_id") ||
+                     !body["device_id"].is_string() || !body.contains("version") || !body["version"].is_string())
+                   throw ServiceError(400, "bad_json", "expected {\"device_id\": \"...\", \"version\": \"...\"}");
+                 std::string device = body["device_id"].get<std::string>();
+                 ctx.updates.assign(device, body["version"].get<std::string>(), "admin");
+                 auto a = ctx.updates.assignment(device);
+                 return reply_json(req, restinio::status_created(),
+                                   {{"device_id", a->device_id}, {"version", a->new_version}, {"created_at", a->created_at}});
+               }));
+
+  // --- /api/v1/status: a summary for `otactl status`.
+  r->http_get("/api/v1/status", admin_only(ctx, [&ctx](const Request& req, auto) {
+                size_t enabled = 0, assigned = 0;
+                auto devices = ctx.devices.list();
+                for (const auto& d : devices) {
+                  enabled += d.enabled;
+                  assigned += ctx.updates.assignment(d.device_id).has_value();
+                }
+                return reply_json(req, restinio::status_ok(),
+                                  {{"status", "ok"},
+                                   {"firmware", ctx.firmware.list().size()},
+                                   {"devices", devices.size()},
+                                   {"devices_enabled", enabled},
+                                   {"devices_with_assignment", assigned},
+                                   {"patches", ctx.store.list_patches().size()}});
+              }));
+
   // --- /api/v1/firmware
   r->http_get("/api/v1/firmware", admin_only(ctx, [&ctx](const Request& req, auto) {
                 nlohmann::json list = nlohmann::json::array();

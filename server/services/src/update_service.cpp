@@ -23,6 +23,23 @@ void UpdateService::instruct(const std::string& device_id, const std::string& ol
                     "device=" + device_id + " old=" + old_version + " new=" + new_version});
 }
 
+void UpdateService::assign(const std::string& device_id, const std::string& version,
+                           const std::string& actor) {
+  if (!valid_device_id(device_id)) throw ServiceError(400, "invalid_device_id", "invalid device id");
+  if (!valid_version(version)) throw ServiceError(400, "invalid_version", "invalid version string");
+  if (!store_.device(device_id))
+    throw ServiceError(404, "device_not_found", "no device " + device_id + " (register it first)");
+  if (!store_.firmware(version)) throw ServiceError(404, "firmware_not_found", "no firmware version " + version);
+  int64_t now = clock_();
+  store_.assign_update({device_id, "", version, now});
+  store_.add_audit({now, actor, "update.assign", "device=" + device_id + " version=" + version});
+}
+
+std::optional<UpdateAssignment> UpdateService::assignment(const std::string& device_id) {
+  if (!valid_device_id(device_id)) throw ServiceError(400, "invalid_device_id", "invalid device id");
+  return store_.assignment(device_id);
+}
+
 UpdateService::Check UpdateService::check(const std::string& device_id, const std::string& version) {
   if (!valid_device_id(device_id)) throw ServiceError(400, "invalid_device_id", "invalid device id");
   if (!valid_version(version)) throw ServiceError(400, "invalid_version", "invalid version string");

@@ -23,6 +23,11 @@ class UpdateService {
   void instruct(const std::string& device_id, const std::string& old_version,
                 const std::string& new_version, const std::string& actor);
 
+  // Versioned API: the device should run `version`, whatever it runs now
+  // (the check-in picks a delta from the image it reports). Same errors.
+  void assign(const std::string& device_id, const std::string& version, const std::string& actor);
+  std::optional<UpdateAssignment> assignment(const std::string& device_id);
+
   struct Check {
     bool available = false;
     std::string old_version, new_version;

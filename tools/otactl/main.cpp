@@ -1,0 +1,281 @@
+// otactl: the admin command line over ota-server's API.
+//
+//   otactl [--server URL] [--token T] [--json] COMMAND ...
+//     firmware upload VERSION FILE
+//     firmware list
+//     device add ID --out DIR [--product P]
+//     device list
+//     device show ID
+//     update assign DEVICE_ID VERSION
+//     status
+//
+// --server / OTA_SERVER (default http://127.0.0.1:8000), --token /
+// OTA_ADMIN_TOKEN. Exit status: 0 success, 1 the server refused or could
+// not be reached (one line on stderr, with the server's error code), 2 usage.
+#include <curl/curl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "ota/server/provisioning.h"
+
+namespace {
+
+using nlohmann::json;
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Options {
+  std::string server = "http://127.0.0.1:8000";
+  std::string token;
+  bool json = false;
+  std::vector<std::string> args;
+};
+
+struct Response {
+  long status = 0;
+  std::string body;
+};
+
+size_t collect(char* p, size_t s, size_t n, void* ud) {
+  static_cast<std::string*>(ud)->append(p, s * n);
+  return s * n;
+}
+
+int progress(void*, curl_off_t, curl_off_t, curl_off_t ultotal, curl_off_t ulnow) {
+  if (ultotal <= 0) return 0;
+  int pct = static_cast<int>(100 * ulnow / ultotal);
+  int bar = pct * 30 / 100;
+  std::fprintf(stderr, "\ruploading [%.*s%*s] %3d%% %lld/%lld bytes", bar,
+               "==============================", 30 - bar, "", pct, static_cast<long long>(ulnow),
+               static_cast<long long>(ultotal));
+  if (ulnow == ultotal) std::fputc('\n', stderr);
+  return 0;
+}
+
+class Client {
+ public:
+  explicit Client(const Options& o) : o_(o) {}
+
+  Response request(const std::string& method, const std::string& path, const std::string& body = "",
+                   const std::string& content_type = "", bool show_progress = false) {
+    Response r;
+    CURL* c = curl_easy_init();
+    if (!c) throw std::runtime_error("libcurl initialisation failed");
+    std::string url = o_.server + path;
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_slist* headers = nullptr;
+    if (!o_.token.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + o_.token).c_str());
+    if (!content_type.empty()) headers = curl_slist_append(headers, ("Content-Type: " + content_type).c_str());
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    if (method == "POST") {
+      curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    }
+    if (show_progress && isatty(2)) {
+      curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+      curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress);
+    }
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(c);
+    if (rc != CURLE_OK)
+      throw std::runtime_error("cannot reach " + o_.server + ": " + curl_easy_strerror(rc));
+    return r;
+  }
+
+  // The JSON body of a 2xx answer; otherwise the server's error as an exception.
+  json ok(const Response& r) {
+    json j = json::parse(r.body, nullptr, false);
+    if (r.status >= 200 && r.status < 300 && !j.is_discarded()) return j;
+    if (!j.is_discarded() && j.contains("error"))
+      throw std::runtime_error(std::to_string(r.status) + " " + j["error"].value("code", "") + ": " +
+                               j["error"].value("message", ""));
+    throw std::runtime_error("unexpected answer from the server (HTTP " + std::to_string(r.status) + ")");
+  }
+
+ private:
+  const Options& o_;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error("cannot open " + path);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+std::string cell(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return "-";
+  if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
+  return v.dump();
+}
+
+// A readable table of `rows` (objects) with the given columns.
+void print_table(const json& rows, const std::vector<std::pair<std::string, std::string>>& columns) {
+  std::vector<size_t> width;
+  for (auto& [key, title] : columns) width.push_back(title.size());
+  for (const json& r : rows)
+    for (size_t i = 0; i < columns.size(); ++i)
+      width[i] = std::max(width[i], cell(r.value(columns[i].first, json())).size());
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string s;
+    for (size_t i = 0; i < cells.size(); ++i) {
+      s += cells[i];
+      if (i + 1 < cells.size()) s += std::string(width[i] - cells[i].size() + 2, ' ');
+    }
+    std::puts(s.c_str());
+  };
+  std::vector<std::string> titles;
+  for (auto& [key, title] : columns) titles.push_back(title);
+  line(titles);
+  for (const json& r : rows) {
+    std::vector<std::string> cells;
+    for (auto& [key, title] : columns) cells.push_back(cell(r.value(key, json())));
+    line(cells);
+  }
+}
+
+void print_object(const json& o) {
+  size_t w = 0;
+  for (auto& [k, v] : o.items()) w = std::max(w, k.size());
+  for (auto& [k, v] : o.items()) std::printf("%-*s  %s\n", static_cast<int>(w), k.c_str(), cell(v).c_str());
+}
+
+const std::vector<std::pair<std::string, std::string>> kFirmwareColumns = {
+    {"version", "VERSION"}, {"product", "PRODUCT"}, {"chip_id", "CHIP"}, {"size", "SIZE"},
+    {"security_counter", "COUNTER"}, {"sha256", "SHA-256"}};
+const std::vector<std::pair<std::string, std::string>> kDeviceColumns = {
+    {"device_id", "DEVICE"}, {"product", "PRODUCT"}, {"enabled", "ENABLED"},
+    {"running_version", "RUNNING"}, {"last_seen", "LAST SEEN"}};
+
+int run(const Options& o) {
+  const auto& a = o.args;
+  auto need = [&](size_t n, const char* usage) {
+    if (a.size() != n) throw UsageError(std::string("usage: otactl ") + usage);
+  };
+  Client client(o);
+  auto emit = [&](const json& j, const std::function<void()>& human) {
+    if (o.json) std::puts(j.dump(2).c_str());
+    else human();
+  };
+  if (a.empty()) throw UsageError("missing command (firmware, device, update, status)");
+  const std::string& group = a[0];
+  if (group == "status") {
+    need(1, "status");
+    json j = client.ok(client.request("GET", "/api/v1/status"));
+    emit(j, [&] { print_object(j); });
+    return 0;
+  }
+  if (a.size() < 2) throw UsageError("missing subcommand of " + group);
+  const std::string& cmd = a[1];
+  if (group == "firmware" && cmd == "upload") {
+    need(4, "firmware upload VERSION FILE");
+    std::string body = read_file(a[3]);
+    char* escaped = curl_easy_escape(nullptr, a[2].c_str(), static_cast<int>(a[2].size()));
+    std::string path = std::string("/api/v1/firmware?version=") + escaped;
+    curl_free(escaped);
+    json j = client.ok(client.request("POST", path, body, "application/octet-stream", true));
+    emit(j, [&] { print_object(j); });
+    return 0;
+  }
+  if (group == "firmware" && cmd == "list") {
+    need(2, "firmware list");
+    json j = client.ok(client.request("GET", "/api/v1/firmware"));
+    emit(j, [&] { print_table(j["firmware"], kFirmwareColumns); });
+    return 0;
+  }
+  if (group == "device" && cmd == "add") {
+    std::string id, out, product = "default";
+    for (size_t i = 2; i < a.size(); ++i) {
+      if (a[i] == "--out" && i + 1 < a.size()) out = a[++i];
+      else if (a[i] == "--product" && i + 1 < a.size()) product = a[++i];
+      else if (id.empty() && a[i].rfind("--", 0) != 0) id = a[i];
+      else throw UsageError("usage: otactl device add ID --out DIR [--product P]");
+    }
+    if (id.empty() || out.empty()) throw UsageError("usage: otactl device add ID --out DIR [--product P]");
+    json reg = client.ok(client.request("POST", "/api/v1/devices",
+                                        json{{"device_id", id}, {"product", product}}.dump(), "application/json"));
+    std::string key_hex = reg["device_key"].get<std::string>();
+    std::vector<uint8_t> key(key_hex.size() / 2);
+    for (size_t i = 0; i < key.size(); ++i)
+      key[i] = static_cast<uint8_t>(std::stoi(key_hex.substr(2 * i, 2), nullptr, 16));
+    ota::server::write_provisioning_bundle(
+        out, {id, product, o.server, key, reg["server_pub_pem"].get<std::string>(), std::nullopt});
+    reg.erase("device_key");
+    reg.erase("device_token");
+    reg.erase("server_pub_pem");
+    reg["bundle"] = out;
+    emit(reg, [&] { print_object(reg); });
+    return 0;
+  }
+  if (group == "device" && cmd == "list") {
+    need(2, "device list");
+    json j = client.ok(client.request("GET", "/api/v1/devices"));
+    emit(j, [&] { print_table(j["devices"], kDeviceColumns); });
+    return 0;
+  }
+  if (group == "device" && cmd == "show") {
+    need(3, "device show ID");
+    json j = client.ok(client.request("GET", "/api/v1/devices/" + a[2]));
+    emit(j, [&] { print_object(j); });
+    return 0;
+  }
+  if (group == "update" && cmd == "assign") {
+    need(4, "update assign DEVICE_ID VERSION");
+    json j = client.ok(client.request("POST", "/api/v1/updates", json{{"device_id", a[2]}, {"version", a[3]}}.dump(),
+                                      "application/json"));
+    emit(j, [&] { print_object(j); });
+    return 0;
+  }
+  throw UsageError("unknown command: " + group + " " + cmd);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (const char* s = std::getenv("OTA_SERVER"); s && *s) o.server = s;
+  if (const char* t = std::getenv("OTA_ADMIN_TOKEN"); t && *t) o.token = t;
+  try {
+    for (int i = 1; i < argc; ++i) {
+      std::string s = argv[i];
+      if (s == "--server" || s == "--token") {
+        if (i + 1 >= argc) throw UsageError(s + " needs a value");
+        (s == "--server" ? o.server : o.token) = argv[++i];
+      } else if (s == "--json") {
+        o.json = true;
+      } else if (s == "-h" || s == "--help") {
+        throw UsageError("usage: otactl [--server URL] [--token T] [--json] "
+                         "firmware upload|list, device add|list|show, update assign, status");
+      } else {
+        o.args.push_back(s);
+      }
+    }
+    while (!o.server.empty() && o.server.back() == '/') o.server.pop_back();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc = run(o);
+    curl_global_cleanup();
+    return rc;
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "otactl: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "otactl: %s\n", e.what());
+    return 1;
+  }
+}
