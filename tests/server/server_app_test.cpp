@@ -260,6 +260,13 @@ TEST_F(ServerApp, AdminRoutesNeedTheToken) {
   HttpResult ok = http_get(s.url("/api/v1/firmware"), "Bearer " + token);
   EXPECT_EQ(ok.status, 200);
   EXPECT_NE(ok.body.find("\"firmware\":[]"), std::string::npos) << ok.body;
+  // The OpenAPI document is served as docs/openapi.json has it, and a page renders it.
+  HttpResult api = http_get(s.url("/api/v1/openapi.json"));
+  EXPECT_EQ(api.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(api.body), nlohmann::json::parse(slurp(test::source_dir() / "docs" / "openapi.json")));
+  HttpResult page = http_get(s.url("/api/v1/docs"));
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("/api/v1/openapi.json"), std::string::npos);
   HttpResult missing = http_get(s.url("/no/such/route"));
   EXPECT_EQ(missing.status, 404);
   EXPECT_NE(missing.body.find("\"not_found\""), std::string::npos);
@@ -340,6 +347,12 @@ TEST_F(ServerApp, FirmwareUploadThroughBothApis) {
   }
   EXPECT_EQ(http_get(s.url("/healthz")).status, 200);
   EXPECT_EQ(nlohmann::json::parse(http_get(s.url("/api/v1/firmware"), token).body)["firmware"].size(), 2u);
+  // Every admin action is in the audit log; refusals are not actions.
+  auto audit = nlohmann::json::parse(http_get(s.url("/api/v1/audit?limit=10"), token).body)["audit"];
+  ASSERT_EQ(audit.size(), 2u);
+  EXPECT_EQ(audit[0]["action"], "firmware.upload");
+  EXPECT_EQ(http_get(s.url("/api/v1/audit?limit=0"), token).status, 400);
+  EXPECT_EQ(http_get(s.url("/api/v1/audit"), "Bearer nope").status, 401);
   for (auto& e : fs::recursive_directory_iterator(data_ / "storage")) {
     if (e.is_regular_file()) {
       EXPECT_EQ(e.path().parent_path().filename(), "firmware") << e.path();
@@ -440,6 +453,14 @@ TEST_F(ServerApp, OriginalWorkflowEndToEnd) {
                     "' '" + (dir_ / "patch.otad").string() + "' '" + (dir_ / "new.bin").string() + "'";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   EXPECT_EQ(test::read_file(dir_ / "new.bin"), v101);
+
+  // A disabled device gets nothing; enabled again, the same bytes as before.
+  EXPECT_EQ(http_post_raw(s.url("/api/v1/devices/esp32_01/disable"), token, "application/json", "").status, 200);
+  HttpResult disabled = http_get(s.url(check["patch_url"].get<std::string>()));
+  EXPECT_EQ(disabled.status, 403);
+  EXPECT_NE(disabled.body.find("device_disabled"), std::string::npos);
+  EXPECT_EQ(http_post_raw(s.url("/api/v1/devices/esp32_01/enable"), token, "application/json", "").status, 200);
+  EXPECT_EQ(http_get(s.url(check["patch_url"].get<std::string>())).body, enc.body);
 
   // Refusals: unknown device, unmade patch, another device's path, hostile versions.
   EXPECT_EQ(http_get(s.url("/get_patch/1.0.0/1.0.1/nobody")).status, 404);

@@ -8,7 +8,33 @@
 
 namespace ota::server {
 
+extern const char* const kOpenApiJson;  // docs/openapi.json, compiled in
+
 namespace {
+
+// A page that renders the OpenAPI document without any external script.
+constexpr const char* kDocsPage = R"HTML(<!doctype html>
+<html><head><meta charset="utf-8"><title>ota-server API</title>
+<style>body{font-family:sans-serif;margin:2em;max-width:70em}td,th{padding:.3em .8em;text-align:left;
+vertical-align:top;border-bottom:1px solid #ddd}code{font-size:1.05em}.m{font-weight:bold;text-transform:uppercase}
+</style></head><body><h1 id="t">ota-server API</h1><p id="d"></p><table><thead><tr><th>method</th><th>path</th>
+<th>auth</th><th>summary</th><th>responses</th></tr></thead><tbody id="r"></tbody></table>
+<p><a href="/api/v1/openapi.json">openapi.json</a></p>
+<script>
+fetch('/api/v1/openapi.json').then(r=>r.json()).then(s=>{
+  document.getElementById('t').textContent=s.info.title+' (v'+s.info.version+')';
+  document.getElementById('d').textContent=s.info.description;
+  const rows=document.getElementById('r');
+  for(const [path,ops] of Object.entries(s.paths)) for(const [m,op] of Object.entries(ops)){
+    const tr=document.createElement('tr');
+    const cells=[m,path,op.security?'admin':'none',op.summary||'',Object.keys(op.responses).join(' ')];
+    cells.forEach((c,i)=>{const td=document.createElement('td');
+      if(i==1){const code=document.createElement('code');code.textContent=c;td.appendChild(code);}
+      else td.textContent=c; if(i==0) td.className='m'; tr.appendChild(td);});
+    rows.appendChild(tr);
+  }});
+</script></body></html>
+)HTML";
 
 using restinio::http_field;
 
@@ -200,6 +226,33 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                 return reply_json(req, restinio::status_ok(), device_json(ctx.devices.get(param(params, "device_id"))));
               }));
 
+  r->http_post("/api/v1/devices/:device_id/disable", admin_only(ctx, [&ctx](const Request& req, auto params) {
+                 ctx.devices.set_enabled(param(params, "device_id"), false, "admin");
+                 return reply_json(req, restinio::status_ok(), device_json(ctx.devices.get(param(params, "device_id"))));
+               }));
+  r->http_post("/api/v1/devices/:device_id/enable", admin_only(ctx, [&ctx](const Request& req, auto params) {
+                 ctx.devices.set_enabled(param(params, "device_id"), true, "admin");
+                 return reply_json(req, restinio::status_ok(), device_json(ctx.devices.get(param(params, "device_id"))));
+               }));
+
+  // --- /api/v1/audit: every admin action, newest last.
+  r->http_get("/api/v1/audit", admin_only(ctx, [&ctx](const Request& req, auto) {
+                auto q = restinio::parse_query(req->header().query());
+                size_t limit = 100;
+                if (q.has("limit")) {
+                  try {
+                    limit = std::stoul(std::string(q["limit"]));
+                  } catch (const std::exception&) {
+                    throw ServiceError(400, "bad_query", "limit must be a number");
+                  }
+                  if (limit == 0 || limit > 10000) throw ServiceError(400, "bad_query", "limit must be 1..10000");
+                }
+                nlohmann::json list = nlohmann::json::array();
+                for (const AuditEvent& e : ctx.store.audit_log(limit))
+                  list.push_back({{"at", e.at}, {"actor", e.actor}, {"action", e.action}, {"detail", e.detail}});
+                return reply_json(req, restinio::status_ok(), {{"audit", list}});
+              }));
+
   // --- /api/v1/updates: assign a target version to a device.
   r->http_post("/api/v1/updates", admin_only(ctx, [&ctx](const Request& req, auto) {
                  nlohmann::json body = nlohmann::json::parse(req->body(), nullptr, false);
@@ -265,6 +318,19 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                    ctx.firmware.remove(param(params, "version"), "admin");
                    return reply_json(req, restinio::status_ok(), {{"status", "deleted"}});
                  }));
+
+  r->http_get("/api/v1/openapi.json", [](const Request& req, auto) {
+    return req->create_response()
+        .append_header(http_field::content_type, "application/json")
+        .set_body(kOpenApiJson)
+        .done();
+  });
+  r->http_get("/api/v1/docs", [](const Request& req, auto) {
+    return req->create_response()
+        .append_header(http_field::content_type, "text/html; charset=utf-8")
+        .set_body(kDocsPage)
+        .done();
+  });
 
   r->non_matched_request_handler([](const Request& req) {
     return reply_error(req, restinio::status_not_found(), "not_found", "no such endpoint");
