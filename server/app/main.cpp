@@ -1,9 +1,11 @@
 // ota-server: the OTA server on its embedded defaults (SQLite + local files
 // under --data, keys made on first start).
 //
-//   ota-server [--data DIR] [--listen HOST:PORT] [--db URL] [--threads N]
+//   ota-server [--config FILE] [--data DIR] [--listen HOST:PORT] [--db URL] [--threads N]
 //
-// Environment: OTA_DATA, OTA_LISTEN, OTA_DB, OTA_ADMIN_TOKEN (flags win).
+// Sources, strongest first: flags, environment (OTA_DATA, OTA_LISTEN,
+// OTA_DB, OTA_THREADS, OTA_ADMIN_TOKEN), the config file (`key = value`
+// lines: data, listen, db, threads; `#` comments), defaults.
 // Stops gracefully on SIGINT or SIGTERM. Exit status: 0 after a clean stop,
 // 1 when it cannot start, 2 on a usage error.
 #include <signal.h>
@@ -11,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -43,21 +46,60 @@ std::string env_or(const char* name, const std::string& fallback) {
   return (v && *v) ? std::string(v) : fallback;
 }
 
+size_t parse_threads(const std::string& v) {
+  try {
+    size_t used = 0;
+    unsigned long n = std::stoul(v, &used);
+    if (used == v.size() && n >= 1 && n <= 64) return n;
+  } catch (const std::exception&) {
+  }
+  throw UsageError("threads must be 1..64, got '" + v + "'");
+}
+
+// Applies `key = value` lines of a config file to o.
+void apply_config_file(const fs::path& path, Options& o) {
+  std::ifstream f(path);
+  if (!f) throw UsageError("cannot read config file " + path.string());
+  std::string line;
+  for (int n = 1; std::getline(f, line); ++n) {
+    auto trim = [](std::string s) {
+      size_t b = s.find_first_not_of(" \t\r"), e = s.find_last_not_of(" \t\r");
+      return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+    };
+    line = trim(line.substr(0, line.find('#')));
+    if (line.empty()) continue;
+    auto eq = line.find('=');
+    if (eq == std::string::npos)
+      throw UsageError(path.string() + ":" + std::to_string(n) + ": expected key = value");
+    std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
+    if (key == "data") o.data = value;
+    else if (key == "listen") o.listen = value;
+    else if (key == "db") o.db = value;
+    else if (key == "threads") o.threads = parse_threads(value);
+    else throw UsageError(path.string() + ":" + std::to_string(n) + ": unknown key '" + key + "'");
+  }
+}
+
 Options parse(int argc, char** argv) {
   Options o;
+  // The config file is applied first, whatever its position among the flags.
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::string(argv[i]) == "--config") apply_config_file(argv[i + 1], o);
   o.data = env_or("OTA_DATA", o.data.string());
   o.listen = env_or("OTA_LISTEN", o.listen);
-  o.db = env_or("OTA_DB", "");
+  o.db = env_or("OTA_DB", o.db);
+  if (const char* t = std::getenv("OTA_THREADS"); t && *t) o.threads = parse_threads(t);
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
       if (i + 1 >= argc) throw UsageError(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--data") o.data = value();
+    if (a == "--config") value();  // applied above
+    else if (a == "--data") o.data = value();
     else if (a == "--listen") o.listen = value();
     else if (a == "--db") o.db = value();
-    else if (a == "--threads") o.threads = std::stoul(value());
+    else if (a == "--threads") o.threads = parse_threads(value());
     else if (a == "--tls-cert" || a == "--tls-key")
       throw UsageError("TLS termination is not in this build yet: serve plain HTTP on loopback "
                        "behind a TLS proxy");
@@ -65,7 +107,6 @@ Options parse(int argc, char** argv) {
     else throw UsageError("unknown option " + a);
   }
   if (o.db.empty()) o.db = "sqlite3://" + (o.data / "ota.db").string();
-  if (o.threads == 0 || o.threads > 64) throw UsageError("--threads must be 1..64");
   return o;
 }
 
@@ -99,8 +140,9 @@ int main(int argc, char** argv) {
   } catch (const UsageError& e) {
     if (std::string(e.what()) != "help") std::fprintf(stderr, "ota-server: %s\n", e.what());
     std::fprintf(stderr,
-                 "usage: ota-server [--data DIR] [--listen HOST:PORT] [--db URL] [--threads N]\n"
-                 "environment: OTA_DATA, OTA_LISTEN, OTA_DB, OTA_ADMIN_TOKEN\n");
+                 "usage: ota-server [--config FILE] [--data DIR] [--listen HOST:PORT] [--db URL] "
+                 "[--threads N]\n"
+                 "environment: OTA_DATA, OTA_LISTEN, OTA_DB, OTA_THREADS, OTA_ADMIN_TOKEN\n");
     return 2;
   }
 

@@ -273,6 +273,41 @@ TEST_F(ServerApp, AdminRoutesNeedTheToken) {
   EXPECT_EQ(s.stop(), 0);
 }
 
+TEST_F(ServerApp, ConfigFileEnvironmentAndFlagsInThatOrder) {
+  uint16_t file_port = free_loopback_port(), flag_port = free_loopback_port();
+  std::ofstream(dir_ / "ota.conf") << "# ota-server settings\n"
+                                   << "data = " << (dir_ / "from-file").string() << "\n"
+                                   << "listen = 127.0.0.1:" << file_port << "   # comment\n"
+                                   << "threads = 3\n";
+  {
+    // The config file decides where the data goes; the flag --listen wins
+    // over the file's listen (ServerProcess passes --data and --listen, so
+    // spawn it by hand here).
+    std::string cmd = "'" + (test::bin_dir() / "ota-server").string() + "' --config '" +
+                      (dir_ / "ota.conf").string() + "' --listen 127.0.0.1:" + std::to_string(flag_port) +
+                      " > '" + (dir_ / "conf.out").string() + "' 2>&1 & echo $! > '" + (dir_ / "pid").string() + "'";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    bool ready = false;
+    for (int i = 0; i < 200 && !ready; ++i) {
+      ready = http_get("http://127.0.0.1:" + std::to_string(flag_port) + "/healthz").status == 200;
+      if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    pid_t pid = std::stoi(slurp(dir_ / "pid"));
+    EXPECT_TRUE(ready) << slurp(dir_ / "conf.out");
+    EXPECT_TRUE(fs::exists(dir_ / "from-file" / "keys" / "signing_key.pem"));
+    EXPECT_EQ(http_get("http://127.0.0.1:" + std::to_string(file_port) + "/healthz").status, 0);
+    ::kill(pid, SIGTERM);
+    for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_NE(::kill(pid, 0), 0) << "server did not stop";
+  }
+  std::ofstream(dir_ / "bad.conf") << "colour = blue\n";
+  ServerProcess bad(data_, free_loopback_port(), {}, {"--config", (dir_ / "bad.conf").string()});
+  EXPECT_EQ(bad.wait_exit(), 2);
+  EXPECT_NE(bad.output().find("unknown key 'colour'"), std::string::npos) << bad.output();
+  ServerProcess threads(data_, free_loopback_port(), {"OTA_THREADS=0"});
+  EXPECT_EQ(threads.wait_exit(), 2);
+}
+
 TEST_F(ServerApp, StartupErrorsAreClear) {
   {
     ServerProcess tls(data_, free_loopback_port(), {}, {"--tls-cert", "x.pem"});
