@@ -14,7 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -306,6 +308,64 @@ TEST_F(ServerApp, ConfigFileEnvironmentAndFlagsInThatOrder) {
   EXPECT_NE(bad.output().find("unknown key 'colour'"), std::string::npos) << bad.output();
   ServerProcess threads(data_, free_loopback_port(), {"OTA_THREADS=0"});
   EXPECT_EQ(threads.wait_exit(), 2);
+}
+
+// The server killed (SIGKILL) while an upload is in flight: after a
+// restart nothing half-written is visible, and the same upload succeeds.
+TEST_F(ServerApp, KilledMidUploadLeavesNothingHalfWritten) {
+  const std::string token = "test-token-0123456789abcdef";
+  std::mt19937 rng(23);
+  std::string image = as_string(test::synthetic_esp32_app("3.0.0", "demo", test::synthetic_image(rng, 400000)));
+  uint16_t port = free_loopback_port();
+  {
+    ServerProcess s(data_, port, {"OTA_ADMIN_TOKEN=" + token});
+    ASSERT_TRUE(s.wait_ready()) << s.output();
+    // Send half the body, then stall until the server is gone.
+    struct Feed {
+      const std::string* data;
+      size_t sent = 0;
+      std::atomic<bool> half{false};
+    } feed{&image};
+    std::thread uploader([&] {
+      CURL* c = curl_easy_init();
+      std::string url = s.url("/api/v1/firmware?version=3.0.0");
+      curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+      curl_easy_setopt(c, CURLOPT_POST, 1L);
+      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(image.size()));
+      curl_easy_setopt(c, CURLOPT_READFUNCTION, +[](char* buf, size_t size, size_t n, void* ud) -> size_t {
+        auto* f = static_cast<Feed*>(ud);
+        if (f->sent >= f->data->size() / 2) {
+          f->half = true;
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          return CURL_READFUNC_PAUSE;
+        }
+        size_t k = std::min(size * n, f->data->size() / 2 - f->sent);
+        std::memcpy(buf, f->data->data() + f->sent, k);
+        f->sent += k;
+        return k;
+      });
+      curl_easy_setopt(c, CURLOPT_READDATA, &feed);
+      curl_easy_setopt(c, CURLOPT_TIMEOUT, 2L);
+      curl_slist* h = curl_slist_append(nullptr, ("Authorization: Bearer " + token).c_str());
+      h = curl_slist_append(h, "Content-Type: application/octet-stream");
+      curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+      curl_easy_perform(c);  // fails: the server dies
+      curl_slist_free_all(h);
+      curl_easy_cleanup(c);
+    });
+    for (int i = 0; i < 200 && !feed.half; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_TRUE(feed.half.load());
+    EXPECT_EQ(s.stop(SIGKILL), 128 + SIGKILL);
+    uploader.join();
+  }
+  ServerProcess again(data_, port, {"OTA_ADMIN_TOKEN=" + token});
+  ASSERT_TRUE(again.wait_ready()) << again.output();
+  EXPECT_EQ(nlohmann::json::parse(http_get(again.url("/api/v1/firmware"), "Bearer " + token).body)["firmware"].size(), 0u);
+  for (auto& e : fs::recursive_directory_iterator(data_ / "storage"))
+    EXPECT_FALSE(e.is_regular_file()) << "left behind: " << e.path();
+  EXPECT_EQ(http_post_raw(again.url("/api/v1/firmware?version=3.0.0"), "Bearer " + token,
+                          "application/octet-stream", image).status, 201);
+  EXPECT_EQ(again.stop(), 0);
 }
 
 TEST_F(ServerApp, StartupErrorsAreClear) {
