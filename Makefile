@@ -17,7 +17,10 @@ DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config \
   librestinio-dev libasio-dev libfmt-dev libhttp-parser-dev nlohmann-json3-dev \
   libsoci-dev libsqlite3-dev libcurl4-openssl-dev
 
-.PHONY: all deps build test test-asan bench run fuzz embedded-check clean
+.PHONY: all deps bench-deps build test test-asan bench bench-server run fuzz embedded-check clean
+
+# Only `make bench` needs these (the server load benchmark).
+BENCH_PACKAGES := wrk nginx-light
 
 all: build
 
@@ -53,8 +56,23 @@ test-asan: deps
 	@for t in $(ASAN_TESTS); do echo "== $$t (ASan+UBSan)"; \
 	  $(ASAN_DIR)/bin/$$t --gtest_brief=1 || exit 1; done
 
-bench: build
+bench-deps:
+	@missing=""; for p in $(BENCH_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+bench: build bench-deps
 	bench/run-bench.sh $(BUILD_DIR)
+	bench/server-bench.sh $(BUILD_DIR)
+
+# Just the server load benchmark (check-in beside nginx under wrk).
+bench-server: build bench-deps
+	bench/server-bench.sh $(BUILD_DIR)
 
 embedded-check: deps
 	tools/embedded-check/embedded-check.sh . $(BUILD_DIR)/embedded-check
