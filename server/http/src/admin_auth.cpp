@@ -2,24 +2,18 @@
 
 #include <stdexcept>
 
+#include "ota/delta/sha256.h"
+
 namespace ota::server {
 
 namespace {
+
+using delta::to_hex;
 
 constexpr std::string_view kBearer = "Bearer ";
 
 Digest hash_token(std::string_view token) {
   return sha256(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(token.data()), token.size()));
-}
-
-std::string to_hex(std::span<const uint8_t> b) {
-  static const char k[] = "0123456789abcdef";
-  std::string s;
-  for (uint8_t x : b) {
-    s += k[x >> 4];
-    s += k[x & 15];
-  }
-  return s;
 }
 
 std::optional<Digest> from_hex(std::string_view s) {

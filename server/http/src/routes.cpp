@@ -3,6 +3,7 @@
 
 #include <cstdio>
 
+#include "ota/delta/sha256.h"
 #include "ota/server/form.h"
 #include "ota/server/service_error.h"
 
@@ -206,13 +207,7 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                      body["device_id"].get<std::string>(), body["product"].get<std::string>(), "admin");
                  nlohmann::json j = device_json(reg.record);
                  // Secrets appear in this one response only (for the provisioning bundle).
-                 static const char kHex[] = "0123456789abcdef";
-                 std::string key_hex;
-                 for (uint8_t b : reg.device_key) {
-                   key_hex += kHex[b >> 4];
-                   key_hex += kHex[b & 15];
-                 }
-                 j["device_key"] = key_hex;
+                 j["device_key"] = delta::to_hex(reg.device_key);
                  j["device_token"] = reg.device_token;
                  j["server_pub_pem"] = ctx.server_pub_pem;
                  return reply_json(req, restinio::status_created(), j);

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "ota/delta/sha256.h"
+
 namespace ota::server {
 
 inline int64_t now_seconds() {
@@ -16,16 +18,7 @@ inline int64_t now_seconds() {
       .count();
 }
 
-inline std::string hex(std::span<const uint8_t> b) {
-  static const char k[] = "0123456789abcdef";
-  std::string s;
-  s.reserve(b.size() * 2);
-  for (uint8_t x : b) {
-    s += k[x >> 4];
-    s += k[x & 15];
-  }
-  return s;
-}
+inline std::string hex(std::span<const uint8_t> b) { return delta::to_hex(b); }
 
 // REQUIRES: s is lowercase hex of even length (as hex() writes it).
 inline std::vector<uint8_t> unhex(const std::string& s) {
