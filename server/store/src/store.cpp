@@ -10,6 +10,17 @@
 //
 // Every multi-statement write runs in one transaction; every value is bound
 // with soci::use (statement texts are constants).
+//
+// Prepared statements: SOCI does not cache them, and building, preparing
+// (on PostgreSQL: PREPARE and DEALLOCATE round trips) and binding a
+// statement costs more than running it. So the hot calls (device,
+// assignment, check_in_view, firmware, touch_device) use statements that
+// each pooled connection prepares once, on first use, with their bound
+// variables next to them (Slot::statements). They are used only by the
+// connection's lease holder, and dropped (before the session itself) when
+// the connection reconnects or a call on it fails in the database layer.
+// On SQLite a statement is reset after each use: one left mid-result would
+// hold its read transaction open (a stale snapshot, and writes refused).
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
@@ -82,13 +93,21 @@ class Query {
 
   // Prepares and executes `text`; true if it produced a first row.
   bool run(const std::string& text) {
+    prepare(text);
+    return execute();
+  }
+  // Prepares `text` with the variables bound so far, for execute().
+  void prepare(const std::string& text) {
     st_.alloc();
     st_.prepare(text);
     st_.define_and_bind();
-    return st_.execute(true);
   }
+  // Runs the prepared statement with the bound variables' current values;
+  // true if it produced a first row. May be repeated.
+  bool execute() { return st_.execute(true); }
   bool next() { return st_.fetch(); }
   long long affected_rows() { return st_.get_affected_rows(); }
+  soci::statement& statement() { return st_; }
 
  private:
   soci::statement st_;
@@ -248,6 +267,151 @@ auto select_one(soci::session& sql, const std::string& text, Uses uses)
 
 const auto kNoParams = [](Query&) {};
 
+// --- statements prepared once per connection ---
+
+// A statement prepared on one connection when first needed and executed
+// again with new values of its bound variables. Vars holds those variables
+// (declared before the statement, which refers to them) and names the text:
+//   struct Vars { static constexpr const char* kText; void bind(Query&); };
+template <class Vars>
+class Prepared {
+ public:
+  explicit Prepared(soci::session& sql) : q_(sql), sqlite_(sql.get_backend_name() == "sqlite3") {
+    vars_.bind(q_);
+    q_.prepare(Vars::kText);
+  }
+  Prepared(const Prepared&) = delete;
+  Prepared& operator=(const Prepared&) = delete;
+
+  Vars& vars() { return vars_; }
+
+  // Executes with the variables as set and returns f(got_a_row, vars, query);
+  // the statement is reset afterwards, also when f or the execution throws.
+  template <class F>
+  auto execute(F&& f) {
+    struct Reset {
+      Prepared& p;
+      ~Reset() { p.reset(); }
+    } reset{*this};
+    const bool row = q_.execute();
+    return f(row, vars_, q_);
+  }
+
+ private:
+  // SQLite keeps a statement that stopped at a row (not at its end) active,
+  // and with it the connection's read transaction: later calls would read
+  // an old snapshot and BEGIN IMMEDIATE would fail. PostgreSQL has fetched
+  // the whole result already.
+  void reset() noexcept {
+    if (!sqlite_) return;
+    auto* backend = static_cast<soci::sqlite3_statement_backend*>(q_.statement().get_backend());
+    if (backend == nullptr || backend->stmt_ == nullptr) return;
+    // What SOCI's own reset() does (not exported by Debian's libsoci_sqlite3).
+    ::sqlite_api::sqlite3_reset(backend->stmt_);
+    backend->databaseReady_ = true;
+  }
+
+  Vars vars_;
+  Query q_;
+  bool sqlite_;
+};
+
+struct FirmwareByVersion {
+  static constexpr const char* kText =
+      "SELECT version, product, chip_id, size, sha256_hex, app_version, security_counter,"
+      " created_at FROM firmware WHERE version = :v";
+  FirmwareRow row;
+  std::string version;
+  void bind(Query& q) { row.bind(q).use(version, "v"); }
+};
+
+struct DeviceById {
+  static constexpr const char* kText =
+      "SELECT device_id, product, sealed_key_hex, token_hash_hex, enabled, created_at,"
+      " last_seen, running_version, running_sha256_hex, security_counter FROM devices"
+      " WHERE device_id = :d";
+  DeviceRow row;
+  std::string device_id;
+  void bind(Query& q) { row.bind(q).use(device_id, "d"); }
+};
+
+struct AssignmentByDevice {
+  static constexpr const char* kText =
+      "SELECT device_id, old_version, new_version, created_at FROM assignments"
+      " WHERE device_id = :d";
+  AssignmentRow row;
+  std::string device_id;
+  void bind(Query& q) { row.bind(q).use(device_id, "d"); }
+};
+
+// A device and its assignment's columns (NULL when it has none).
+struct CheckInById {
+  static constexpr const char* kText =
+      "SELECT d.device_id, d.product, d.sealed_key_hex, d.token_hash_hex, d.enabled,"
+      " d.created_at, d.last_seen, d.running_version, d.running_sha256_hex,"
+      " d.security_counter, a.old_version, a.new_version, a.created_at"
+      " FROM devices d LEFT JOIN assignments a ON a.device_id = d.device_id"
+      " WHERE d.device_id = :d";
+  DeviceRow row;
+  std::string old_version, new_version;
+  long long assigned_at = 0;
+  soci::indicator old_ind = soci::i_null, new_ind = soci::i_null, at_ind = soci::i_null;
+  std::string device_id;
+  void bind(Query& q) {
+    row.bind(q).into(old_version, old_ind).into(new_version, new_ind).into(assigned_at, at_ind)
+        .use(device_id, "d");
+  }
+  CheckInView view() const {
+    CheckInView v;
+    v.device = row.record();
+    // The assignment columns are NOT NULL: all NULL means no assignment.
+    if (new_ind == soci::i_ok) {
+      if (old_ind != soci::i_ok || at_ind != soci::i_ok)
+        throw StoreError("store: corrupt database: assignments row with NULL columns");
+      v.assignment = UpdateAssignment{v.device.device_id, old_version, new_version, assigned_at};
+    }
+    return v;
+  }
+};
+
+struct TouchDevice {
+  static constexpr const char* kText =
+      "UPDATE devices SET last_seen = :at, running_version = :rv,"
+      " running_sha256_hex = :rsha WHERE device_id = :d";
+  long long seen = 0;
+  std::string running_version, running_sha256_hex, device_id;
+  void bind(Query& q) {
+    q.use(seen, "at").use(running_version, "rv").use(running_sha256_hex, "rsha")
+        .use(device_id, "d");
+  }
+};
+
+// The prepared statements of one connection, each made on first use.
+class Statements {
+ public:
+  explicit Statements(soci::session& sql) : sql_(sql) {}
+
+  Prepared<FirmwareByVersion>& firmware() { return get(firmware_); }
+  Prepared<DeviceById>& device() { return get(device_); }
+  Prepared<AssignmentByDevice>& assignment() { return get(assignment_); }
+  Prepared<CheckInById>& check_in() { return get(check_in_); }
+  Prepared<TouchDevice>& touch_device() { return get(touch_device_); }
+
+ private:
+  template <class Vars>
+  Prepared<Vars>& get(std::unique_ptr<Prepared<Vars>>& p) {
+    if (!p) p = std::make_unique<Prepared<Vars>>(sql_);
+    return *p;
+  }
+
+  soci::session& sql_;
+  std::unique_ptr<Prepared<FirmwareByVersion>> firmware_;
+  std::unique_ptr<Prepared<DeviceById>> device_;
+  std::unique_ptr<Prepared<AssignmentByDevice>> assignment_;
+  std::unique_ptr<Prepared<CheckInById>> check_in_;
+  std::unique_ptr<Prepared<TouchDevice>> touch_device_;
+};
+
 class SociStore final : public Store {
  public:
   SociStore(Target target, size_t pool_size)
@@ -289,9 +453,13 @@ class SociStore final : public Store {
   }
 
   std::optional<FirmwareRecord> firmware(const std::string& version) override {
-    return run("firmware", [&](soci::session& sql) {
-      return select_one<FirmwareRow>(sql, std::string(FirmwareRow::kSelect) + "WHERE version = :v",
-                                     [&](Query& q) { q.use(version, "v"); });
+    return run_prepared("firmware", [&](Statements& st) {
+      auto& p = st.firmware();
+      p.vars().version = version;
+      return p.execute([](bool row, FirmwareByVersion& v, Query&) -> std::optional<FirmwareRecord> {
+        if (!row) return std::nullopt;
+        return v.row.record();
+      });
     });
   }
 
@@ -402,9 +570,13 @@ class SociStore final : public Store {
   }
 
   std::optional<DeviceRecord> device(const std::string& device_id) override {
-    return run("device", [&](soci::session& sql) {
-      return select_one<DeviceRow>(sql, std::string(DeviceRow::kSelect) + "WHERE device_id = :d",
-                                   [&](Query& q) { q.use(device_id, "d"); });
+    return run_prepared("device", [&](Statements& st) {
+      auto& p = st.device();
+      p.vars().device_id = device_id;
+      return p.execute([](bool row, DeviceById& v, Query&) -> std::optional<DeviceRecord> {
+        if (!row) return std::nullopt;
+        return v.row.record();
+      });
     });
   }
 
@@ -427,14 +599,14 @@ class SociStore final : public Store {
 
   bool touch_device(const std::string& device_id, int64_t at, const std::string& running_version,
                     const std::string& running_sha256_hex) override {
-    const long long seen = at;
-    return run("touch_device", [&](soci::session& sql) {
-      Query q(sql);
-      q.use(seen, "at").use(running_version, "rv").use(running_sha256_hex, "rsha")
-          .use(device_id, "d")
-          .run("UPDATE devices SET last_seen = :at, running_version = :rv,"
-               " running_sha256_hex = :rsha WHERE device_id = :d");
-      return q.affected_rows() > 0;
+    return run_prepared("touch_device", [&](Statements& st) {
+      auto& p = st.touch_device();
+      TouchDevice& v = p.vars();
+      v.seen = at;
+      v.running_version = running_version;
+      v.running_sha256_hex = running_sha256_hex;
+      v.device_id = device_id;
+      return p.execute([](bool, TouchDevice&, Query& q) { return q.affected_rows() > 0; });
     });
   }
 
@@ -468,10 +640,25 @@ class SociStore final : public Store {
   }
 
   std::optional<UpdateAssignment> assignment(const std::string& device_id) override {
-    return run("assignment", [&](soci::session& sql) {
-      return select_one<AssignmentRow>(
-          sql, std::string(AssignmentRow::kSelect) + "WHERE device_id = :d",
-          [&](Query& q) { q.use(device_id, "d"); });
+    return run_prepared("assignment", [&](Statements& st) {
+      auto& p = st.assignment();
+      p.vars().device_id = device_id;
+      return p.execute(
+          [](bool row, AssignmentByDevice& v, Query&) -> std::optional<UpdateAssignment> {
+            if (!row) return std::nullopt;
+            return v.row.record();
+          });
+    });
+  }
+
+  std::optional<CheckInView> check_in_view(const std::string& device_id) override {
+    return run_prepared("check_in_view", [&](Statements& st) {
+      auto& p = st.check_in();
+      p.vars().device_id = device_id;
+      return p.execute([](bool row, CheckInById& v, Query&) -> std::optional<CheckInView> {
+        if (!row) return std::nullopt;
+        return v.view();
+      });
     });
   }
 
@@ -572,6 +759,9 @@ class SociStore final : public Store {
   struct Slot {
     std::chrono::steady_clock::time_point last_used = std::chrono::steady_clock::now();
     bool suspect = false;  // its last call failed in the database layer
+    // Its prepared statements (made on first use); they refer to the
+    // session's backend, so they go before it reconnects or closes.
+    std::unique_ptr<Statements> statements;
   };
 
   // Runs f on a leased session; soci errors become StoreError("store: <op>: ...").
@@ -579,23 +769,44 @@ class SociStore final : public Store {
   // is_connected() costs PostgreSQL a round trip, so busy connections are
   // not) and reopened if the server dropped it: after a database restart a
   // call fails at most once per pooled connection. SQLite is always connected.
+  // A failed call also drops the connection's prepared statements (one may
+  // be left mid-execution; after a lost connection all are gone server-side).
   template <class F>
   auto run(const char* op, F&& f) -> std::invoke_result_t<F&, soci::session&> {
-    return guarded(op, [&]() -> std::invoke_result_t<F&, soci::session&> {
+    return run_slot(op, [&](soci::session& sql, Slot&) { return f(sql); });
+  }
+
+  // run() for the calls on prepared statements: f(Statements&).
+  template <class F>
+  auto run_prepared(const char* op, F&& f) -> std::invoke_result_t<F&, Statements&> {
+    return run_slot(op, [&](soci::session& sql, Slot& slot) {
+      if (!slot.statements) slot.statements = std::make_unique<Statements>(sql);
+      return f(*slot.statements);
+    });
+  }
+
+  template <class F>
+  auto run_slot(const char* op, F&& f) -> std::invoke_result_t<F&, soci::session&, Slot&> {
+    using Result = std::invoke_result_t<F&, soci::session&, Slot&>;
+    return guarded(op, [&]() -> Result {
       Lease lease(pool_);
       Slot& slot = slots_[lease.pos()];
       try {
         if (slot.suspect || std::chrono::steady_clock::now() - slot.last_used > kIdleRecheck) {
-          if (!lease.sql().is_connected()) lease.sql().reconnect();
+          if (!lease.sql().is_connected()) {
+            slot.statements.reset();  // before the backend they refer to goes
+            lease.sql().reconnect();
+          }
           slot.suspect = false;
         }
         struct Touch {
           Slot& slot;
           ~Touch() { slot.last_used = std::chrono::steady_clock::now(); }
         } touch{slot};
-        return f(lease.sql());
+        return f(lease.sql(), slot);
       } catch (const soci::soci_error&) {
         slot.suspect = true;
+        slot.statements.reset();
         throw;
       }
     });
@@ -614,7 +825,7 @@ class SociStore final : public Store {
   Target target_;
   size_t pool_size_;
   soci::connection_pool pool_;
-  std::vector<Slot> slots_;  // by pool position
+  std::vector<Slot> slots_;  // by pool position; destroyed before pool_ (statements first)
 };
 
 }  // namespace

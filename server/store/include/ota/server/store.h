@@ -57,6 +57,13 @@ struct UpdateAssignment {
   int64_t created_at = 0;
 };
 
+// What a device check-in reads (Store::check_in_view): the device and its
+// assignment, if any, as of one moment.
+struct CheckInView {
+  DeviceRecord device;
+  std::optional<UpdateAssignment> assignment;
+};
+
 struct StatusEvent {
   std::string device_id;
   int64_t at = 0;
@@ -84,7 +91,9 @@ struct StoreError : std::runtime_error {
 
 // Thread-safe: the HTTP server calls it from several threads. Each call
 // uses one connection for its duration: SQLite has one (calls take turns),
-// PostgreSQL a pool of four. Several Store objects, in one process or in
+// PostgreSQL a pool of four. The hot reads and writes (device, assignment,
+// check_in_view, firmware, touch_device) run statements each connection
+// prepares once, on first use, and keeps until it reconnects. Several Store objects, in one process or in
 // several servers, may share one database.
 class Store {
  public:
@@ -138,6 +147,12 @@ class Store {
   virtual void assign_update(const UpdateAssignment& a) = 0;
   virtual std::optional<UpdateAssignment> assignment(const std::string& device_id) = 0;
   virtual bool clear_assignment(const std::string& device_id) = 0;
+
+  // The check-in read: device(device_id) and assignment(device_id) in one
+  // query (devices LEFT JOIN assignments), hence one consistent snapshot.
+  // nullopt if there is no such device (whether or not it is enabled, the
+  // record is returned; the caller decides). Same errors as device().
+  virtual std::optional<CheckInView> check_in_view(const std::string& device_id) = 0;
 
   // History, newest last: ordered by `at`, then by insertion (events in
   // the same second keep their order). add_status throws StoreError for an
