@@ -35,10 +35,13 @@ TEST(ProvisioningBundle, WritesTheDocumentedFiles) {
   Bytes key = random_bytes(32);
   SigningKey signer = SigningKey::generate();
   ProvisioningBundle b{"dev-0001", "wled", "https://ota.example:8443", key, signer.public_pem(),
-                       std::string("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")};
+                       std::string("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"),
+                       std::string(64, 'a')};
   write_provisioning_bundle(dir, b);
   EXPECT_EQ(mode_of(dir / "device.key"), 0600);
   EXPECT_EQ(mode_of(dir / "ota_device_config.h"), 0600);
+  EXPECT_EQ(mode_of(dir / "device.token"), 0600);
+  EXPECT_EQ(slurp(dir / "device.token"), std::string(64, 'a'));
   EXPECT_EQ(mode_of(dir), 0700);
   std::string k = slurp(dir / "device.key");
   EXPECT_EQ(Bytes(k.begin(), k.end()), key);
@@ -65,13 +68,13 @@ TEST(ProvisioningBundle, RefusesBadIdentities) {
   fs::path dir = test::make_temp_dir("bundle-bad");
   Bytes key = random_bytes(32);
   for (const char* id : {"", "../x", "a/b", "dev 1", "x\n"}) {
-    ProvisioningBundle b{id, "wled", "https://h", key, "pem", std::nullopt};
+    ProvisioningBundle b{id, "wled", "https://h", key, "pem", std::nullopt, ""};
     EXPECT_THROW(write_provisioning_bundle(dir / "d", b), std::invalid_argument) << id;
   }
   ProvisioningBundle short_key{"dev", "wled", "https://h", std::span<const uint8_t>(key).first(16),
-                               "pem", std::nullopt};
+                               "pem", std::nullopt, ""};
   EXPECT_THROW(write_provisioning_bundle(dir / "d", short_key), std::invalid_argument);
-  ProvisioningBundle bad_url{"dev", "wled", "https://h\"\n", key, "pem", std::nullopt};
+  ProvisioningBundle bad_url{"dev", "wled", "https://h\"\n", key, "pem", std::nullopt, ""};
   EXPECT_THROW(write_provisioning_bundle(dir / "d", bad_url), std::invalid_argument);
   EXPECT_FALSE(fs::exists(dir / "d" / "device.key"));
   fs::remove_all(dir);

@@ -607,7 +607,7 @@ TEST_F(ServerApp, OtactlCoversFirmwareDevicesUpdatesAndStatus) {
   fs::path bundle = dir_ / "bundle-lamp-01";
   CommandResult add = otactl(dir_, g + "device add lamp-01 --product lamp --out '" + bundle.string() + "'");
   ASSERT_EQ(add.exit_code, 0) << add.err;
-  for (const char* f : {"device.json", "device.key", "server_pub.pem", "ota_device_config.h"})
+  for (const char* f : {"device.json", "device.key", "device.token", "server_pub.pem", "ota_device_config.h"})
     EXPECT_TRUE(fs::exists(bundle / f)) << f;
   struct stat st {};
   ::stat((bundle / "device.key").c_str(), &st);

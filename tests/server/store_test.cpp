@@ -58,6 +58,9 @@ std::string show(const UpdateAssignment& a) {
   return a.device_id + '|' + a.old_version + '|' + a.new_version + '|' +
          std::to_string(a.created_at);
 }
+std::string show(const CheckInView& v) {
+  return show(v.device) + " -> " + (v.assignment ? show(*v.assignment) : "(none)");
+}
 std::string show(const StatusEvent& e) {
   return e.device_id + '|' + std::to_string(e.at) + '|' + e.state + '|' + e.detail;
 }
@@ -413,6 +416,39 @@ TEST_P(StoreTest, AssignmentsAreReplacedAndChecked) {
   EXPECT_FALSE(store->clear_assignment("ghost"));
 }
 
+TEST_P(StoreTest, CheckInViewIsTheDeviceAndItsAssignment) {
+  auto store = open();
+  for (const char* v : {"1.0", "1.1"}) ASSERT_TRUE(store->insert_firmware(fw(v)));
+  DeviceRecord a = dev("d1");
+  DeviceRecord b = dev("d2");
+  b.enabled = false;  // returned all the same: the caller decides
+  b.last_seen = kT0 + 7;
+  ASSERT_TRUE(store->insert_device(a));
+  ASSERT_TRUE(store->insert_device(b));
+  EXPECT_FALSE(store->check_in_view("ghost"));
+  EXPECT_EQ(show(store->check_in_view("d1")), show(CheckInView{a, std::nullopt}));
+
+  UpdateAssignment first{"d1", "1.0", "1.1", kT0 + 1};
+  store->assign_update(first);
+  EXPECT_EQ(show(store->check_in_view("d1")), show(CheckInView{a, first}));
+  EXPECT_EQ(show(store->check_in_view("d2")), show(CheckInView{b, std::nullopt}));
+  UpdateAssignment unnamed{"d2", "", "1.1", kT0 + 2};  // empty old version is not "none"
+  store->assign_update(unnamed);
+  EXPECT_EQ(show(store->check_in_view("d2")), show(CheckInView{b, unnamed}));
+
+  // It follows every write, like device() and assignment() do.
+  ASSERT_TRUE(store->touch_device("d1", kT0 + 60, "1.1", hex64("image 1.1")));
+  a.last_seen = kT0 + 60;
+  a.running_version = "1.1";
+  a.running_sha256_hex = hex64("image 1.1");
+  EXPECT_EQ(show(store->check_in_view("d1")), show(CheckInView{a, first}));
+  EXPECT_EQ(show(store->check_in_view("d1")->device), show(store->device("d1")));
+  EXPECT_EQ(show(store->check_in_view("d1")->assignment), show(store->assignment("d1")));
+  ASSERT_TRUE(store->clear_assignment("d1"));
+  EXPECT_EQ(show(store->check_in_view("d1")), show(CheckInView{a, std::nullopt}));
+  EXPECT_EQ(show(store->check_in_view("d2")), show(CheckInView{b, unnamed}));
+}
+
 TEST_P(StoreTest, DeleteFirmwareIsRefusedWhileReferenced) {
   auto store = open();
   for (const char* v : {"1.0", "1.1", "1.2", "1.3", "1.4"})
@@ -628,10 +664,146 @@ TEST_P(StoreTest, ConcurrentMixedWritesAndReads) {
   EXPECT_EQ(statuses, per_kind);
 }
 
+TEST_P(StoreTest, ConcurrentReadsOnPreparedStatementsGetTheirOwnRows) {
+  // The hot calls reuse each connection's prepared statements and their
+  // bound variables: threads taking turns on them must never see another
+  // thread's key or row.
+  auto store = open();
+  constexpr int kThreads = 8, kOps = 150;
+  for (int t = 0; t < kThreads; ++t) {
+    const std::string v = "1." + std::to_string(t);
+    ASSERT_TRUE(store->insert_firmware(fw(v, kT0 + t)));
+    DeviceRecord d = dev("d" + std::to_string(t), kT0 + t);
+    d.product = "product-" + std::to_string(t);
+    d.security_counter = 100 + t;
+    ASSERT_TRUE(store->insert_device(d));
+    if (t % 2 == 0) store->assign_update({d.device_id, "1.0", v, kT0 + t});
+  }
+  std::vector<std::string> errors(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string id = "d" + std::to_string(t), v = "1." + std::to_string(t);
+      auto fail = [&](const std::string& what) {
+        if (errors[t].empty()) errors[t] = id + ": " + what;
+      };
+      try {
+        for (int i = 0; i < kOps && errors[t].empty(); ++i) {
+          auto d = store->device(id);
+          if (!d || d->product != "product-" + std::to_string(t) ||
+              d->security_counter != uint32_t(100 + t))
+            fail("device() " + show(d));
+          auto a = store->assignment(id);
+          if ((t % 2 == 0) != a.has_value() || (a && (a->device_id != id || a->new_version != v)))
+            fail("assignment() " + show(a));
+          auto view = store->check_in_view(id);
+          if (!view || view->device.device_id != id || show(view->assignment) != show(a))
+            fail("check_in_view() " + (view ? show(*view) : "(none)"));
+          auto f = store->firmware(v);
+          if (!f || f->version != v || f->created_at != kT0 + t) fail("firmware() " + show(f));
+          if (store->device("ghost-" + id) || store->check_in_view("ghost-" + id))
+            fail("a missing device was found");
+          const std::string running = std::to_string(t) + "." + std::to_string(i);
+          if (!store->touch_device(id, kT0 + 1000 + i, running, hex64(running)))
+            fail("touch_device() found no row");
+          d = store->device(id);
+          if (!d || d->running_version != running || d->last_seen != kT0 + 1000 + i ||
+              d->running_sha256_hex != hex64(running))
+            fail("device() after touch " + show(d));
+        }
+      } catch (const std::exception& e) {
+        fail(e.what());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const std::string& e : errors) EXPECT_EQ(e, "");
+  for (int t = 0; t < kThreads; ++t) {
+    auto d = store->device("d" + std::to_string(t));
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->running_version, std::to_string(t) + "." + std::to_string(kOps - 1));
+  }
+}
+
+TEST_P(StoreTest, PreparedStatementsSeeOtherWritersAndHoldNoSnapshot) {
+  // A reused statement must not keep its connection in a read transaction
+  // between calls (on SQLite, one stopped at a row would): it would read an
+  // old snapshot, refuse the connection's next write, block checkpoints.
+  auto first = open();
+  auto second = open();
+  ASSERT_TRUE(first->insert_firmware(fw("1.0")));
+  ASSERT_TRUE(first->insert_firmware(fw("1.1")));
+  ASSERT_TRUE(first->insert_device(dev("d1")));
+  first->assign_update({"d1", "1.0", "1.1", kT0});
+  ASSERT_TRUE(first->device("d1"));
+  ASSERT_TRUE(first->assignment("d1"));
+  ASSERT_TRUE(first->check_in_view("d1"));
+  ASSERT_TRUE(first->firmware("1.0"));
+
+  ASSERT_TRUE(second->touch_device("d1", kT0 + 5, "1.1", hex64("image 1.1")));
+  ASSERT_TRUE(second->clear_assignment("d1"));
+  EXPECT_EQ(first->device("d1")->running_version, "1.1");
+  EXPECT_FALSE(first->assignment("d1"));
+  EXPECT_FALSE(first->check_in_view("d1")->assignment);
+  // The reading connection can still write (no stale snapshot to upgrade).
+  EXPECT_TRUE(first->touch_device("d1", kT0 + 6, "1.0", hex64("image 1.0")));
+  EXPECT_TRUE(first->insert_firmware(fw("1.2")));
+  EXPECT_EQ(second->device("d1")->running_version, "1.0");
+  EXPECT_TRUE(second->firmware("1.2"));
+
+  if (sqlite()) {
+    // No reader left: a TRUNCATE checkpoint completes (busy = 0).
+    ASSERT_TRUE(first->firmware("1.2"));
+    ASSERT_TRUE(first->check_in_view("d1"));
+    int busy = -1, log = -1, done = -1;
+    *raw() << "PRAGMA wal_checkpoint(TRUNCATE)", soci::into(busy), soci::into(log),
+        soci::into(done);
+    EXPECT_EQ(busy, 0);
+  }
+}
+
+TEST_P(StoreTest, AFailedCallDropsPreparedStatementsAndTheStoreRecovers) {
+  auto store = open();
+  ASSERT_TRUE(store->insert_firmware(fw("1.0")));
+  ASSERT_TRUE(store->insert_device(dev("d1")));
+  ASSERT_TRUE(store->device("d1"));
+  ASSERT_TRUE(store->check_in_view("d1"));
+  // The prepared statements' table goes away, then comes back (empty).
+  *raw() << "ALTER TABLE assignments RENAME TO assignments_away";
+  const std::string msg = message_of([&] { store->check_in_view("d1"); });
+  EXPECT_EQ(msg.rfind("store: check_in_view: ", 0), 0u) << msg;
+  EXPECT_EQ(msg.find("SELECT"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("d1"), std::string::npos) << msg;
+  EXPECT_TRUE(store->device("d1")) << "other statements still work";
+  *raw() << "ALTER TABLE assignments_away RENAME TO assignments";
+  auto view = store->check_in_view("d1");
+  ASSERT_TRUE(view);
+  EXPECT_FALSE(view->assignment);
+  store->assign_update({"d1", "", "1.0", kT0});
+  EXPECT_EQ(store->check_in_view("d1")->assignment->new_version, "1.0");
+}
+
 TEST_P(StoreTest, ReconnectsAfterTheServerDropsItsConnections) {
   if (sqlite()) GTEST_SKIP() << "PostgreSQL only";
   auto store = open();
   ASSERT_TRUE(store->insert_firmware(fw("1.0")));
+  ASSERT_TRUE(store->insert_device(dev("d1")));
+  // Prepared statements on (likely) every pooled connection: their server
+  // side goes with the connection, and they must be remade on the new one.
+  {
+    std::vector<std::thread> warm;
+    for (int t = 0; t < 8; ++t)
+      warm.emplace_back([&] {
+        for (int i = 0; i < 50; ++i) {
+          store->device("d1");
+          store->check_in_view("d1");
+          store->assignment("d1");
+          store->firmware("1.0");
+          store->touch_device("d1", kT0 + i, "1.0", hex64("image 1.0"));
+        }
+      });
+    for (auto& th : warm) th.join();
+  }
   try {
     *raw() << "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
               " WHERE pid <> pg_backend_pid() AND application_name = :a",
@@ -651,6 +823,50 @@ TEST_P(StoreTest, ReconnectsAfterTheServerDropsItsConnections) {
   EXPECT_LE(failures, 4);
   EXPECT_EQ(store->list_firmware().size(), 1u);
   EXPECT_TRUE(store->insert_firmware(fw("1.1")));
+  // The prepared-statement calls work on every connection, from several
+  // threads at once: those not used since the drop fail once each (as
+  // StoreErrors), then are reopened; no call returns a wrong answer.
+  auto hammer = [&](std::atomic<int>& errors, std::atomic<int>& wrong) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t)
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 50; ++i) {
+          try {
+            if (!store->device("d1") || !store->check_in_view("d1") || store->assignment("d1") ||
+                !store->firmware("1.1") ||
+                !store->touch_device("d1", kT0 + 100 + i, "1." + std::to_string(t), ""))
+              ++wrong;
+          } catch (const StoreError&) {
+            ++errors;
+          }
+        }
+      });
+    for (auto& th : threads) th.join();
+  };
+  std::atomic<int> errors{0}, wrong{0};
+  hammer(errors, wrong);
+  EXPECT_LE(errors.load(), 3) << "connection 0 was reopened above";
+  EXPECT_EQ(wrong.load(), 0);
+  errors = 0;
+  hammer(errors, wrong);
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(wrong.load(), 0);
+  // And after a second drop, each connection again fails at most once.
+  *raw() << "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE pid <> pg_backend_pid() AND application_name = :a",
+      soci::use(schema_, "a");
+  failures = 0;
+  for (int i = 0; i < 8; ++i) {
+    try {
+      store->check_in_view("d1");
+    } catch (const StoreError& e) {
+      EXPECT_EQ(std::string(e.what()).rfind("store: check_in_view: ", 0), 0u) << e.what();
+      ++failures;
+    }
+  }
+  EXPECT_LE(failures, 4);
+  EXPECT_TRUE(store->check_in_view("d1"));
+  EXPECT_TRUE(store->device("d1"));
 }
 
 // --- failures in the middle of a write ---

@@ -214,8 +214,9 @@ int run(const Options& o) {
     std::vector<uint8_t> key(key_hex.size() / 2);
     for (size_t i = 0; i < key.size(); ++i)
       key[i] = static_cast<uint8_t>(std::stoi(key_hex.substr(2 * i, 2), nullptr, 16));
-    ota::server::write_provisioning_bundle(
-        out, {id, product, o.server, key, reg["server_pub_pem"].get<std::string>(), std::nullopt});
+    ota::server::write_provisioning_bundle(out, {id, product, o.server, key,
+                                                 reg["server_pub_pem"].get<std::string>(), std::nullopt,
+                                                 reg["device_token"].get<std::string>()});
     reg.erase("device_key");
     reg.erase("device_token");
     reg.erase("server_pub_pem");

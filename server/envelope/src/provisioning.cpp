@@ -76,9 +76,15 @@ void write_provisioning_bundle(const std::filesystem::path& dir, const Provision
   for (char c : b.server_url)
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F)
       throw std::invalid_argument("server URL contains control characters");
+  for (char c : b.device_token)
+    if (!isxdigit(static_cast<unsigned char>(c))) throw std::invalid_argument("device token must be hex");
   std::filesystem::create_directories(dir);
   ::chmod(dir.c_str(), 0700);
   write_secret_file(dir / "device.key", b.device_key);
+  if (!b.device_token.empty())
+    write_secret_file(dir / "device.token",
+                      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.device_token.data()),
+                                               b.device_token.size()));
 
   std::string json = "{\n  \"device_id\": \"" + json_escape(b.device_id) + "\",\n  \"server_url\": \"" +
                      json_escape(b.server_url) + "\",\n  \"product\": \"" + json_escape(b.product) +
@@ -101,7 +107,9 @@ void write_provisioning_bundle(const std::filesystem::path& dir, const Provision
                   b.device_key[i]);
     h << buf;
   }
-  h << "};\n\nstatic const char OTA_SERVER_PUB_PEM[] =\n" << c_literal(b.server_pub_pem) << ";\n";
+  h << "};\n";
+  if (!b.device_token.empty()) h << "\n#define OTA_DEVICE_TOKEN \"" << b.device_token << "\"\n";
+  h << "\nstatic const char OTA_SERVER_PUB_PEM[] =\n" << c_literal(b.server_pub_pem) << ";\n";
   if (b.ca_pem) h << "\nstatic const char OTA_CA_PEM[] =\n" << c_literal(*b.ca_pem) << ";\n";
   h << "\n#endif  // OTA_DEVICE_CONFIG_H\n";
   std::string text = h.str();

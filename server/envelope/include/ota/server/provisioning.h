@@ -17,10 +17,12 @@ struct ProvisioningBundle {
   std::span<const uint8_t> device_key;  // 32 bytes
   std::string server_pub_pem;           // the signing public key
   std::optional<std::string> ca_pem;    // when TLS is on
+  std::string device_token;             // the device's API token (versioned API); may be empty
 };
 
-// Writes device.json, device.key (0600), server_pub.pem, ca.pem (when
-// given) and ota_device_config.h (0600: it holds the key too) into `dir`,
+// Writes device.json, device.key (0600), device.token (0600, when a token
+// is given), server_pub.pem, ca.pem (when given) and ota_device_config.h
+// (0600: it holds the secrets too) into `dir`,
 // creating it (0700). Refuses to overwrite an existing device.key. Throws
 // std::invalid_argument for bad ids or key size, std::runtime_error on I/O.
 void write_provisioning_bundle(const std::filesystem::path& dir, const ProvisioningBundle& b);
