@@ -167,9 +167,10 @@ int main(int argc, char** argv) {
     DeviceService devices(*store, keys.master);
     PatchService patches(*store, artifacts, firmware, keys.signing);
     UpdateService updates(*store);
+    CheckInService checkin(*store, artifacts, firmware, patches, devices, keys.signing, keys.master);
     Worker worker(1);  // patch generation: one core, leaving the other to the I/O threads
-    ServerContext ctx{*store,  artifacts, admin,  firmware,
-                      devices, patches,   updates, worker, keys.signing.public_pem()};
+    ServerContext ctx{*store,  artifacts, admin,   firmware, devices,
+                      patches, updates,   checkin, worker,   keys.signing.public_pem()};
     RunningServer server = start_http(http, make_router(ctx));
 
     std::string url = "http://" + opt.listen;

@@ -25,6 +25,9 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "ota/delta/sha256.h"
+#include "ota/envelope.h"
+#include "ota/patch_decoder.h"
 #include "ota/server/crypto.h"
 #include "test_support.h"
 
@@ -59,7 +62,7 @@ struct HttpResult {
   std::string body;
 };
 
-HttpResult http_get(const std::string& url, const std::string& auth = "") {
+HttpResult http_get(const std::string& url, const std::string& auth = "", const std::string& range = "") {
   HttpResult r;
   CURL* c = curl_easy_init();
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
@@ -70,10 +73,9 @@ HttpResult http_get(const std::string& url, const std::string& auth = "") {
   });
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
   curl_slist* headers = nullptr;
-  if (!auth.empty()) {
-    headers = curl_slist_append(headers, ("Authorization: " + auth).c_str());
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  }
+  if (!auth.empty()) headers = curl_slist_append(headers, ("Authorization: " + auth).c_str());
+  if (!range.empty()) headers = curl_slist_append(headers, ("Range: " + range).c_str());
+  if (headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
   curl_slist_free_all(headers);
   curl_easy_cleanup(c);
@@ -637,6 +639,140 @@ TEST_F(ServerApp, OtactlCoversFirmwareDevicesUpdatesAndStatus) {
   CommandResult down = otactl(dir_, g + "status");
   EXPECT_EQ(down.exit_code, 1);
   EXPECT_NE(down.err.find("cannot reach"), std::string::npos) << down.err;
+}
+
+// The versioned path end to end: a device authenticated by its token checks
+// in with its image digest and a fresh nonce, gets a signed manifest, and
+// our device core verifies it, fetches the release in ranged pieces, opens
+// the records and applies the patch (or writes the full image).
+TEST_F(ServerApp, VersionedCheckInDeltaAndFullImage) {
+  const std::string admin = "Bearer test-token-0123456789abcdef";
+  ServerProcess s(data_, free_loopback_port(), {"OTA_ADMIN_TOKEN=test-token-0123456789abcdef"});
+  ASSERT_TRUE(s.wait_ready()) << s.output();
+  std::mt19937 rng(31);
+  auto code = test::synthetic_image(rng, 300000);
+  auto v100 = test::synthetic_esp32_app("1.0.0", "demo", code);
+  auto v101 = test::synthetic_esp32_app("1.0.1", "demo", test::mutate_image(rng, code, 40));
+  ASSERT_EQ(http_post_raw(s.url("/api/v1/firmware"), admin, "application/octet-stream", as_string(v100)).status, 201);
+  ASSERT_EQ(http_post_raw(s.url("/api/v1/firmware"), admin, "application/octet-stream", as_string(v101)).status, 201);
+  auto reg = nlohmann::json::parse(http_post_raw(s.url("/api/v1/devices"), admin, "application/json",
+                                                 R"({"device_id":"lamp-7","product":"demo"})").body);
+  const std::string device_auth = "Bearer " + reg["device_token"].get<std::string>();
+  std::vector<uint8_t> device_key = unhex(reg["device_key"].get<std::string>());
+  auto signer = server::SigningKey::from_public_pem(reg["server_pub_pem"].get<std::string>());
+
+  auto check_in = [&](const std::vector<uint8_t>& running, const std::string& nonce_hex,
+                      const std::string& auth) {
+    nlohmann::json body = {{"version", "1.0.0"},
+                           {"image_sha256", delta::to_hex(server::sha256(running))},
+                           {"nonce", nonce_hex}};
+    return http_post_raw(s.url("/api/v1/devices/lamp-7/check-in"), auth, "application/json", body.dump());
+  };
+  const std::string nonce_hex = "000102030405060708090a0b0c0d0e0f";
+  HttpResult none = check_in(v100, nonce_hex, device_auth);
+  ASSERT_EQ(none.status, 200) << none.body;
+  EXPECT_EQ(nlohmann::json::parse(none.body), nlohmann::json({{"update", false}}));
+  EXPECT_EQ(check_in(v100, nonce_hex, "Bearer wrong").status, 401);
+  EXPECT_EQ(check_in(v100, nonce_hex, admin).status, 401) << "the admin token is not a device token";
+  EXPECT_EQ(check_in(v100, "xyz", device_auth).status, 400);
+  ASSERT_EQ(http_post_raw(s.url("/api/v1/updates"), admin, "application/json",
+                          R"({"device_id":"lamp-7","version":"1.0.1"})").status, 201);
+
+  // The device: its identity as the provisioning bundle and its state give it.
+  CryptoPort port = server::openssl_crypto_port();
+  DeviceIdentity id{};
+  id.product = "demo";
+  id.chip_id = 0;
+  id.device_id = "lamp-7";
+  id.keys[0].in_use = 1;
+  auto pt = signer.public_point();
+  auto kid = signer.key_id();
+  std::copy(pt.begin(), pt.end(), id.keys[0].public_key);
+  std::copy(kid.begin(), kid.end(), id.keys[0].key_id);
+  for (int i = 0; i < 16; ++i) id.nonce[i] = static_cast<uint8_t>(i);
+  id.ram_budget = 32 * 1024;
+  id.record_budget = 4096 + 61;
+
+  for (bool known_base : {true, false}) {
+    SCOPED_TRACE(known_base ? "delta from the image the device runs" : "full image (unknown base)");
+    std::vector<uint8_t> running = v100;
+    if (!known_base) running[100] ^= 1;  // an image the server never saw
+    auto running_sha = server::sha256(running);
+    std::copy(running_sha.begin(), running_sha.end(), id.running_sha256);
+    HttpResult r = check_in(running, nonce_hex, device_auth);
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto answer = nlohmann::json::parse(r.body);
+    ASSERT_TRUE(answer["update"].get<bool>());
+    EXPECT_EQ(answer["delta"].get<bool>(), known_base);
+    std::vector<uint8_t> manifest_bytes = unhex(answer["manifest"].get<std::string>());
+    Manifest m;
+    ASSERT_EQ(manifest_verify(&port, &id, manifest_bytes.data(), manifest_bytes.size(), &m), kStatusOk);
+    EXPECT_EQ(m.payload_type, known_base ? kPayloadPatch : kPayloadFullImage);
+    uint8_t key[32];
+    ASSERT_EQ(manifest_record_key(&port, &m, device_key.data(), key), kStatusOk);
+
+    // Download in three ranged pieces; they equal the whole; past the end is 416.
+    std::string url = s.url(answer["download_url"].get<std::string>());
+    size_t size = answer["size"].get<size_t>();
+    HttpResult whole = http_get(url, device_auth);
+    ASSERT_EQ(whole.status, 200);
+    ASSERT_EQ(whole.body.size(), size);
+    ASSERT_GT(size, 300u);
+    const std::string a = std::to_string(size / 3), b = std::to_string(2 * size / 3);
+    HttpResult middle = http_get(url, device_auth, "bytes=" + std::to_string(size / 3 + 1) + "-" + b);
+    std::string pieces = http_get(url, device_auth, "bytes=0-" + a).body + middle.body +
+                         http_get(url, device_auth, "bytes=" + std::to_string(2 * size / 3 + 1) + "-").body;
+    EXPECT_TRUE(pieces == whole.body) << "ranged pieces differ from the whole download";
+    EXPECT_EQ(middle.status, 206);
+    EXPECT_TRUE(http_get(url, device_auth, "bytes=-100").body == whole.body.substr(size - 100));
+    EXPECT_EQ(http_get(url, device_auth, "bytes=" + std::to_string(size) + "-").status, 416);
+    EXPECT_EQ(http_get(url, "Bearer wrong").status, 401);
+
+    // Open the records and apply (or write) the payload.
+    std::vector<uint8_t> flash;
+    struct Sink {
+      bool patch;
+      PatchDecoder decoder;
+      PatchIo io;
+      const std::vector<uint8_t>* old_image;
+      std::vector<uint8_t>* flash;
+    } sink{m.payload_type == kPayloadPatch, {}, {}, &running, &flash};
+    sink.io.ctx = &sink;
+    sink.io.read_old = [](void* c, uint32_t off, uint8_t* buf, uint32_t len) {
+      auto* x = static_cast<Sink*>(c);
+      std::memcpy(buf, x->old_image->data() + off, len);
+      return 0;
+    };
+    sink.io.write_new = [](void* c, const uint8_t* buf, uint32_t len) {
+      auto* x = static_cast<Sink*>(c);
+      x->flash->insert(x->flash->end(), buf, buf + len);
+      return 0;
+    };
+    alignas(4) static uint8_t workspace[32 * 1024];
+    patch_decoder_init(&sink.decoder, &sink.io, workspace, sizeof(workspace));
+    patch_decoder_expect(&sink.decoder, m.from_sha256, m.to_sha256, m.to_size);
+    RecordSink rs{&sink, [](void* c, const uint8_t* d, size_t n) {
+                    auto* x = static_cast<Sink*>(c);
+                    if (!x->patch) {
+                      x->flash->insert(x->flash->end(), d, d + n);
+                      return kStatusOk;
+                    }
+                    Status st = patch_decoder_feed(&x->decoder, d, n);
+                    return status_is_error(st) ? st : kStatusOk;
+                  }};
+    std::vector<uint8_t> record_buf(record_buffer_size(&m));
+    RecordDecoder rd;
+    ASSERT_EQ(record_decoder_init(&rd, &port, &m, key, record_buf.data(), static_cast<uint32_t>(record_buf.size()), rs),
+              kStatusOk);
+    ASSERT_EQ(record_decoder_feed(&rd, reinterpret_cast<const uint8_t*>(pieces.data()), pieces.size()), kStatusDone);
+    if (sink.patch) {
+      EXPECT_EQ(patch_decoder_finish(&sink.decoder), kStatusDone);
+    }
+    EXPECT_TRUE(flash == v101) << "the device did not end up with 1.0.1";
+  }
+  // Once the device runs the target, there is nothing to do.
+  EXPECT_EQ(nlohmann::json::parse(check_in(v101, nonce_hex, device_auth).body), nlohmann::json({{"update", false}}));
+  EXPECT_EQ(s.stop(), 0);
 }
 
 }  // namespace

@@ -60,7 +60,7 @@ bool valid_version(std::string_view v) { return valid_name(v, 32, true); }
 bool valid_device_id(std::string_view id) { return valid_name(id, 64, false); }
 
 ArtifactStore::ArtifactStore(fs::path root) : root_(std::move(root)) {
-  for (const char* sub : {"firmware", "patches", "signatures"}) {
+  for (const char* sub : {"firmware", "patches", "signatures", "releases"}) {
     fs::create_directories(root_ / sub);
     ::chmod((root_ / sub).c_str(), 0750);
   }
@@ -96,6 +96,25 @@ fs::path ArtifactStore::signature_path(std::string_view old_version,
                                        std::string_view new_version) const {
   return root_ / "signatures" /
          ("patch_" + checked_version(old_version) + "_to_" + checked_version(new_version) + ".sig");
+}
+
+std::string ArtifactStore::release_name(std::string_view old_version, std::string_view new_version) {
+  if (old_version.empty()) return "full_" + checked_version(new_version);
+  return checked_version(old_version) + "_to_" + checked_version(new_version);
+}
+
+bool ArtifactStore::valid_release_name(std::string_view name) {
+  if (name.substr(0, 5) == "full_") return valid_version(name.substr(5));
+  // Versions never contain "_to_" ... but may contain '_': try every split.
+  for (size_t at = name.find("_to_"); at != std::string_view::npos; at = name.find("_to_", at + 1))
+    if (valid_version(name.substr(0, at)) && valid_version(name.substr(at + 4))) return true;
+  return false;
+}
+
+fs::path ArtifactStore::release_path(std::string_view name, std::string_view ext) const {
+  if (!valid_release_name(name) || (ext != "rec" && ext != "json"))
+    throw std::invalid_argument("invalid release name");
+  return root_ / "releases" / (std::string(name) + "." + std::string(ext));
 }
 
 void ArtifactStore::write_atomic(const fs::path& path, std::span<const uint8_t> bytes) const {

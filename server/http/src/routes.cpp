@@ -120,6 +120,57 @@ Reply reply_later(ServerContext& ctx, const Request& req, std::function<nlohmann
   return restinio::request_accepted();
 }
 
+std::string header_or_empty(const Request& req, http_field f) {
+  const auto& h = req->header();
+  return h.has_field(f) ? std::string(h.get_field(f)) : std::string();
+}
+
+// Serves `bytes` honouring a single "Range: bytes=a-b" (also "a-" and "-n"):
+// 206 with Content-Range, 416 when the range starts past the end; anything
+// else (no Range, several ranges) gets the whole body with 200.
+Reply reply_ranged(const Request& req, const Bytes& bytes) {
+  std::string range = header_or_empty(req, http_field::range);
+  const uint64_t size = bytes.size();
+  if (range.rfind("bytes=", 0) == 0 && range.find(',') == std::string::npos) {
+    std::string spec = range.substr(6);
+    auto dash = spec.find('-');
+    uint64_t first = 0, last = size ? size - 1 : 0;
+    bool ok = dash != std::string::npos;
+    try {
+      if (ok && dash == 0) {  // suffix: the last n bytes
+        uint64_t n = std::stoull(spec.substr(1));
+        ok = n > 0;
+        first = n >= size ? 0 : size - n;
+      } else if (ok) {
+        first = std::stoull(spec.substr(0, dash));
+        if (dash + 1 < spec.size()) last = std::min<uint64_t>(last, std::stoull(spec.substr(dash + 1)));
+        ok = first <= last || first >= size;
+      }
+    } catch (const std::exception&) {
+      ok = false;
+    }
+    if (ok && first >= size)
+      return req->create_response(restinio::status_requested_range_not_satisfiable())
+          .append_header(http_field::content_range, "bytes */" + std::to_string(size))
+          .append_header(http_field::content_type, "application/json")
+          .set_body(R"({"error":{"code":"range_not_satisfiable","message":"range starts past the end"}})")
+          .done();
+    if (ok)
+      return req->create_response(restinio::status_partial_content())
+          .append_header(http_field::content_type, "application/octet-stream")
+          .append_header(http_field::accept_ranges, "bytes")
+          .append_header(http_field::content_range, "bytes " + std::to_string(first) + "-" + std::to_string(last) +
+                                                        "/" + std::to_string(size))
+          .set_body(std::string(bytes.begin() + static_cast<long>(first), bytes.begin() + static_cast<long>(last + 1)))
+          .done();
+  }
+  return req->create_response()
+      .append_header(http_field::content_type, "application/octet-stream")
+      .append_header(http_field::accept_ranges, "bytes")
+      .set_body(std::string(bytes.begin(), bytes.end()))
+      .done();
+}
+
 nlohmann::json device_json(const DeviceRecord& d) {
   nlohmann::json j = {{"device_id", d.device_id},
                       {"product", d.product},
@@ -246,6 +297,41 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                 for (const AuditEvent& e : ctx.store.audit_log(limit))
                   list.push_back({{"at", e.at}, {"actor", e.actor}, {"action", e.action}, {"detail", e.detail}});
                 return reply_json(req, restinio::status_ok(), {{"audit", list}});
+              }));
+
+  // --- Device endpoints of the versioned API (device token).
+  r->http_post("/api/v1/devices/:device_id/check-in", guarded([&ctx](const Request& req, auto params) {
+                 std::string device = param(params, "device_id");
+                 ctx.checkin.authenticate(device, header_or_empty(req, http_field::authorization));
+                 nlohmann::json body = nlohmann::json::parse(req->body(), nullptr, false);
+                 if (body.is_discarded() || !body.is_object() || !body.contains("version") ||
+                     !body["version"].is_string() || !body.contains("image_sha256") ||
+                     !body["image_sha256"].is_string() || !body.contains("nonce") || !body["nonce"].is_string())
+                   throw ServiceError(400, "bad_json",
+                                      "expected {\"version\", \"image_sha256\" (hex), \"nonce\" (32 hex)}");
+                 CheckInService::Report report;
+                 report.version = body["version"].get<std::string>();
+                 report.image_sha256_hex = body["image_sha256"].get<std::string>();
+                 std::string nonce = body["nonce"].get<std::string>();
+                 if (nonce.size() != 32 || nonce.find_first_not_of("0123456789abcdef") != std::string::npos)
+                   throw ServiceError(400, "invalid_nonce", "nonce must be 32 lowercase hex characters");
+                 for (size_t i = 0; i < 16; ++i)
+                   report.nonce[i] = static_cast<uint8_t>(std::stoi(nonce.substr(2 * i, 2), nullptr, 16));
+                 return reply_later(ctx, req, [&ctx, device, report] {
+                   CheckInService::Answer a = ctx.checkin.check_in(device, report);
+                   if (!a.update) return nlohmann::json{{"update", false}};
+                   return nlohmann::json{{"update", true},
+                                         {"manifest", delta::to_hex(a.manifest)},
+                                         {"target_version", a.target_version},
+                                         {"delta", a.delta},
+                                         {"size", a.stream_size},
+                                         {"download_url", "/api/v1/devices/" + device + "/releases/" + a.release}};
+                 });
+               }));
+  r->http_get("/api/v1/devices/:device_id/releases/:release", guarded([&ctx](const Request& req, auto params) {
+                std::string device = param(params, "device_id");
+                ctx.checkin.authenticate(device, header_or_empty(req, http_field::authorization));
+                return reply_ranged(req, ctx.checkin.release_stream(device, param(params, "release")));
               }));
 
   // --- /api/v1/updates: assign a target version to a device.

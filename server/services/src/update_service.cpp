@@ -43,14 +43,16 @@ std::optional<UpdateAssignment> UpdateService::assignment(const std::string& dev
 UpdateService::Check UpdateService::check(const std::string& device_id, const std::string& version) {
   if (!valid_device_id(device_id)) throw ServiceError(400, "invalid_device_id", "invalid device id");
   if (!valid_version(version)) throw ServiceError(400, "invalid_version", "invalid version string");
-  auto device = store_.device(device_id);
-  if (!device || !device->enabled) return {};
+  // One read: the device and its assignment together.
+  auto view = store_.check_in_view(device_id);
+  if (!view || !view->device.enabled) return {};
+  const DeviceRecord& device = view->device;
   // A check-in is a read; the database is written (one fsync) only when the
   // device reports a new version or was last recorded a minute ago or more.
   int64_t now = clock_();
-  if (device->running_version != version || !device->last_seen || *device->last_seen + 60 <= now)
-    store_.touch_device(device_id, now, version, device->running_sha256_hex);
-  auto a = store_.assignment(device_id);
+  if (device.running_version != version || !device.last_seen || *device.last_seen + 60 <= now)
+    store_.touch_device(device_id, now, version, device.running_sha256_hex);
+  const auto& a = view->assignment;
   if (!a || a->old_version != version) return {};
   return {true, a->old_version, a->new_version};
 }

@@ -9,6 +9,11 @@
 //                                                        stream, kept so every download of it
 //                                                        is byte-identical
 //   storage/signatures/patch_{old}_to_{new}.sig          DER ECDSA over SHA-256 of the patch
+//   storage/releases/{release}.rec, {release}.json       what the versioned API sends: the
+//                                                        payload as encrypted records, and
+//                                                        their metadata (content key sealed);
+//                                                        {release} is "{old}_to_{new}" for a
+//                                                        delta, "full_{new}" for a full image
 //
 // Every name is built from validated versions and device ids only, so no
 // request can reach a path outside the root.
@@ -33,7 +38,7 @@ bool valid_device_id(std::string_view id);
 
 class ArtifactStore {
  public:
-  // Creates root/{firmware,patches,signatures} (0750) and removes
+  // Creates root/{firmware,patches,signatures,releases} (0750) and removes
   // temporaries a crash left behind.
   explicit ArtifactStore(std::filesystem::path root);
 
@@ -47,6 +52,12 @@ class ArtifactStore {
                                              std::string_view device_id) const;
   std::filesystem::path signature_path(std::string_view old_version,
                                        std::string_view new_version) const;
+  // A release name: "{old}_to_{new}" (old non-empty) or "full_{new}".
+  static std::string release_name(std::string_view old_version, std::string_view new_version);
+  // True for names release_name() makes from valid versions.
+  static bool valid_release_name(std::string_view name);
+  // `ext` is "rec" or "json"; throws std::invalid_argument for a bad name.
+  std::filesystem::path release_path(std::string_view name, std::string_view ext) const;
 
   // Writes to a temporary beside `path`, fsyncs, renames into place and
   // fsyncs the directory: readers see the old file or the whole new one.

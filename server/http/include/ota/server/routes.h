@@ -6,6 +6,7 @@
 
 #include "ota/server/admin_auth.h"
 #include "ota/server/artifacts.h"
+#include "ota/server/checkin_service.h"
 #include "ota/server/device_service.h"
 #include "ota/server/firmware_service.h"
 #include "ota/server/patch_service.h"
@@ -25,6 +26,7 @@ struct ServerContext {
   DeviceService& devices;
   PatchService& patches;
   UpdateService& updates;
+  CheckInService& checkin;
   Worker& worker;            // CPU-heavy work, off the I/O threads
   std::string server_pub_pem;
 };

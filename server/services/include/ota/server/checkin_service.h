@@ -1,0 +1,76 @@
+// The versioned device check-in (docs/protocol.md): a device authenticated
+// by its token reports the image it runs and a fresh nonce; if it has a
+// target version, it gets a signed manifest bound to that nonce, for a delta
+// from the image it really runs when the server has that image, otherwise
+// the full image. The payload is a release: encrypted once with a random
+// content key (sealed under the master key at rest) and served to every
+// device, the content key wrapped per device in its manifest.
+#ifndef OTA_SERVER_CHECKIN_SERVICE_H
+#define OTA_SERVER_CHECKIN_SERVICE_H
+
+#include <array>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "ota/server/artifacts.h"
+#include "ota/server/crypto.h"
+#include "ota/server/device_service.h"
+#include "ota/server/firmware_service.h"
+#include "ota/server/patch_service.h"
+#include "ota/server/service_error.h"
+#include "ota/server/store.h"
+
+namespace ota::server {
+
+class CheckInService {
+ public:
+  using Clock = std::function<int64_t()>;
+  CheckInService(Store& store, ArtifactStore& artifacts, FirmwareService& firmware, PatchService& patches,
+                 DeviceService& devices, const SigningKey& signer, const Bytes& master_key, Clock clock = {});
+
+  // "Bearer <device token>" for this device; throws 401 unauthorized, 403
+  // device_disabled, 404 device_not_found. Constant-time comparison.
+  void authenticate(const std::string& device_id, std::string_view authorization);
+
+  struct Report {
+    std::string version;
+    std::string image_sha256_hex;        // 64 lowercase hex
+    std::array<uint8_t, 16> nonce{};
+  };
+  struct Answer {
+    bool update = false;
+    Bytes manifest;          // signed manifest (docs/protocol.md §2)
+    std::string release;     // download name
+    uint32_t stream_size = 0;
+    std::string target_version;
+    bool delta = false;
+  };
+  // May make a patch and a release (seconds of CPU): call off the I/O
+  // threads. REQUIRES: authenticate() passed.
+  Answer check_in(const std::string& device_id, const Report& report);
+
+  // A release's record stream (404 release_not_found). Any authenticated
+  // device may fetch any release: the bytes are useless without a content
+  // key, which only manifests for its recipients carry (the CDN model).
+  Bytes release_stream(const std::string& device_id, const std::string& release);
+
+ private:
+  struct Release;
+  Release release_for(const std::optional<FirmwareRecord>& base, const FirmwareRecord& target);
+
+  Store& store_;
+  ArtifactStore& artifacts_;
+  FirmwareService& firmware_;
+  PatchService& patches_;
+  DeviceService& devices_;
+  const SigningKey& signer_;
+  Bytes master_;
+  Clock clock_;
+  std::mutex mutex_;  // one release built at a time
+};
+
+}  // namespace ota::server
+
+#endif  // OTA_SERVER_CHECKIN_SERVICE_H
