@@ -772,6 +772,34 @@ TEST_F(ServerApp, VersionedCheckInDeltaAndFullImage) {
   }
   // Once the device runs the target, there is nothing to do.
   EXPECT_EQ(nlohmann::json::parse(check_in(v101, nonce_hex, device_auth).body), nlohmann::json({{"update", false}}));
+
+  // Status reports become history; "confirmed" completes the assignment and
+  // raises the device's security counter.
+  for (const char* state : {"downloading", "applying", "rebooting", "confirmed"}) {
+    nlohmann::json report = {{"state", state}, {"version", "1.0.1"}};
+    EXPECT_EQ(http_post_raw(s.url("/api/v1/devices/lamp-7/status"), device_auth, "application/json", report.dump()).status,
+              200) << state;
+  }
+  EXPECT_EQ(http_post_raw(s.url("/api/v1/devices/lamp-7/status"), device_auth, "application/json",
+                          R"({"state":"exploded"})").status, 400);
+  EXPECT_EQ(http_post_raw(s.url("/api/v1/devices/lamp-7/status"), "Bearer wrong", "application/json",
+                          R"({"state":"failed"})").status, 401);
+  auto history = nlohmann::json::parse(http_get(s.url("/api/v1/devices/lamp-7/status"), admin).body)["history"];
+  ASSERT_EQ(history.size(), 4u);
+  EXPECT_EQ(history[0]["state"], "downloading");
+  EXPECT_EQ(history[3]["state"], "confirmed");
+  auto shown = nlohmann::json::parse(http_get(s.url("/api/v1/devices/lamp-7"), admin).body);
+  EXPECT_EQ(shown["security_counter"], 2);
+  EXPECT_EQ(nlohmann::json::parse(check_in(v100, nonce_hex, device_auth).body), nlohmann::json({{"update", false}}))
+      << "the confirmed assignment is complete";
+  // A group: every device of the product.
+  http_post_raw(s.url("/api/v1/devices"), admin, "application/json", R"({"device_id":"lamp-8","product":"demo"})");
+  HttpResult group = http_post_raw(s.url("/api/v1/updates"), admin, "application/json",
+                                   R"({"product":"demo","version":"1.0.1"})");
+  EXPECT_EQ(group.status, 201) << group.body;
+  EXPECT_EQ(nlohmann::json::parse(group.body)["devices"], 2);
+  EXPECT_EQ(http_post_raw(s.url("/api/v1/updates"), admin, "application/json",
+                          R"({"product":"other","version":"1.0.1"})").status, 409);
   EXPECT_EQ(s.stop(), 0);
 }
 

@@ -334,12 +334,38 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                 return reply_ranged(req, ctx.checkin.release_stream(device, param(params, "release")));
               }));
 
-  // --- /api/v1/updates: assign a target version to a device.
+  r->http_post("/api/v1/devices/:device_id/status", guarded([&ctx](const Request& req, auto params) {
+                 std::string device = param(params, "device_id");
+                 ctx.checkin.authenticate(device, header_or_empty(req, http_field::authorization));
+                 nlohmann::json body = nlohmann::json::parse(req->body(), nullptr, false);
+                 if (body.is_discarded() || !body.is_object() || !body.contains("state") || !body["state"].is_string())
+                   throw ServiceError(400, "bad_json", "expected {\"state\", \"version\"?, \"detail\"?}");
+                 ctx.updates.report_status(device, body["state"].get<std::string>(), body.value("version", ""),
+                                           body.value("detail", ""));
+                 return reply_json(req, restinio::status_ok(), {{"status", "recorded"}});
+               }));
+  r->http_get("/api/v1/devices/:device_id/status", admin_only(ctx, [&ctx](const Request& req, auto params) {
+                nlohmann::json list = nlohmann::json::array();
+                for (const StatusEvent& e : ctx.updates.history(param(params, "device_id")))
+                  list.push_back({{"at", e.at}, {"state", e.state}, {"detail", e.detail}});
+                return reply_json(req, restinio::status_ok(), {{"history", list}});
+              }));
+
+  // --- /api/v1/updates: assign a target version to a device or to every
+  // device of a product.
   r->http_post("/api/v1/updates", admin_only(ctx, [&ctx](const Request& req, auto) {
                  nlohmann::json body = nlohmann::json::parse(req->body(), nullptr, false);
+                 if (!body.is_discarded() && body.is_object() && body.contains("product") && body["product"].is_string() &&
+                     body.contains("version") && body["version"].is_string()) {
+                   size_t n = ctx.updates.assign_product(body["product"].get<std::string>(),
+                                                         body["version"].get<std::string>(), "admin");
+                   return reply_json(req, restinio::status_created(),
+                                     {{"product", body["product"]}, {"version", body["version"]}, {"devices", n}});
+                 }
                  if (body.is_discarded() || !body.is_object() || !body.contains("device_id") ||
                      !body["device_id"].is_string() || !body.contains("version") || !body["version"].is_string())
-                   throw ServiceError(400, "bad_json", "expected {\"device_id\": \"...\", \"version\": \"...\"}");
+                   throw ServiceError(400, "bad_json",
+                                      "expected {\"device_id\" or \"product\": \"...\", \"version\": \"...\"}");
                  std::string device = body["device_id"].get<std::string>();
                  ctx.updates.assign(device, body["version"].get<std::string>(), "admin");
                  auto a = ctx.updates.assignment(device);

@@ -1,5 +1,7 @@
 #include "ota/server/update_service.h"
 
+#include <algorithm>
+
 #include "ota/server/artifacts.h"
 #include "service_util.h"
 
@@ -38,6 +40,52 @@ void UpdateService::assign(const std::string& device_id, const std::string& vers
 std::optional<UpdateAssignment> UpdateService::assignment(const std::string& device_id) {
   if (!valid_device_id(device_id)) throw ServiceError(400, "invalid_device_id", "invalid device id");
   return store_.assignment(device_id);
+}
+
+size_t UpdateService::assign_product(const std::string& product, const std::string& version,
+                                     const std::string& actor) {
+  if (!valid_version(version)) throw ServiceError(400, "invalid_version", "invalid version string");
+  auto target = store_.firmware(version);
+  if (!target) throw ServiceError(404, "firmware_not_found", "no firmware version " + version);
+  if (target->product != product)
+    throw ServiceError(409, "product_mismatch", "firmware " + version + " is for product '" + target->product + "'");
+  size_t n = 0;
+  int64_t now = clock_();
+  for (const DeviceRecord& d : store_.list_devices()) {
+    if (d.product != product || !d.enabled) continue;
+    store_.assign_update({d.device_id, "", version, now});
+    ++n;
+  }
+  store_.add_audit({now, actor, "update.assign_group",
+                    "product=" + product + " version=" + version + " devices=" + std::to_string(n)});
+  return n;
+}
+
+void UpdateService::report_status(const std::string& device_id, const std::string& state,
+                                  const std::string& version, const std::string& detail) {
+  static const char* const kStates[] = {"downloading", "applying",    "rebooting",
+                                        "confirmed",   "rolled_back", "failed"};
+  if (std::find(std::begin(kStates), std::end(kStates), state) == std::end(kStates))
+    throw ServiceError(400, "invalid_state",
+                       "state must be downloading, applying, rebooting, confirmed, rolled_back or failed");
+  if (!version.empty() && !valid_version(version)) throw ServiceError(400, "invalid_version", "invalid version string");
+  if (detail.size() > 512) throw ServiceError(400, "detail_too_long", "detail is limited to 512 characters");
+  int64_t now = clock_();
+  std::string text = version.empty() ? detail : "version=" + version + (detail.empty() ? "" : " " + detail);
+  store_.add_status({device_id, now, state, text});
+  if (state != "confirmed") return;
+  auto a = store_.assignment(device_id);
+  auto target = store_.firmware(version);
+  if (a && target && a->new_version == version) {
+    store_.set_device_security_counter(device_id, target->security_counter);
+    store_.clear_assignment(device_id);
+  }
+}
+
+std::vector<StatusEvent> UpdateService::history(const std::string& device_id) {
+  if (!valid_device_id(device_id)) throw ServiceError(400, "invalid_device_id", "invalid device id");
+  if (!store_.device(device_id)) throw ServiceError(404, "device_not_found", "no device " + device_id);
+  return store_.status_history(device_id);
 }
 
 UpdateService::Check UpdateService::check(const std::string& device_id, const std::string& version) {

@@ -27,6 +27,17 @@ class UpdateService {
   // (the check-in picks a delta from the image it reports). Same errors.
   void assign(const std::string& device_id, const std::string& version, const std::string& actor);
   std::optional<UpdateAssignment> assignment(const std::string& device_id);
+  // A group: every enabled device of `product`. Returns how many were assigned.
+  size_t assign_product(const std::string& product, const std::string& version, const std::string& actor);
+
+  // Device status reports, kept as history. States: downloading, applying,
+  // rebooting, confirmed, rolled_back, failed (detail: the reason). A
+  // "confirmed" report for the assigned version completes the assignment
+  // and raises the device's security counter to that release's.
+  // 400 invalid_state / invalid_version.
+  void report_status(const std::string& device_id, const std::string& state, const std::string& version,
+                     const std::string& detail);
+  std::vector<StatusEvent> history(const std::string& device_id);
 
   struct Check {
     bool available = false;
