@@ -2,10 +2,11 @@
 // under --data, keys made on first start).
 //
 //   ota-server [--config FILE] [--data DIR] [--listen HOST:PORT] [--db URL] [--threads N]
+//              [--tls-cert PEM --tls-key PEM]
 //
 // Sources, strongest first: flags, environment (OTA_DATA, OTA_LISTEN,
 // OTA_DB, OTA_THREADS, OTA_ADMIN_TOKEN), the config file (`key = value`
-// lines: data, listen, db, threads; `#` comments), defaults.
+// lines: data, listen, db, threads, tls_cert, tls_key; `#` comments), defaults.
 // Stops gracefully on SIGINT or SIGTERM. Exit status: 0 after a clean stop,
 // 1 when it cannot start, 2 on a usage error.
 #include <signal.h>
@@ -35,6 +36,7 @@ struct Options {
   std::string listen = "127.0.0.1:8000";
   std::string db;  // default: sqlite3://DATA/ota.db
   size_t threads = 2;
+  std::optional<std::string> tls_cert, tls_key;
 };
 
 struct UsageError : std::runtime_error {
@@ -76,6 +78,8 @@ void apply_config_file(const fs::path& path, Options& o) {
     else if (key == "listen") o.listen = value;
     else if (key == "db") o.db = value;
     else if (key == "threads") o.threads = parse_threads(value);
+    else if (key == "tls_cert") o.tls_cert = value;
+    else if (key == "tls_key") o.tls_key = value;
     else throw UsageError(path.string() + ":" + std::to_string(n) + ": unknown key '" + key + "'");
   }
 }
@@ -100,13 +104,14 @@ Options parse(int argc, char** argv) {
     else if (a == "--listen") o.listen = value();
     else if (a == "--db") o.db = value();
     else if (a == "--threads") o.threads = parse_threads(value());
-    else if (a == "--tls-cert" || a == "--tls-key")
-      throw UsageError("TLS termination is not in this build yet: serve plain HTTP on loopback "
-                       "behind a TLS proxy");
+    else if (a == "--tls-cert") o.tls_cert = value();
+    else if (a == "--tls-key") o.tls_key = value();
     else if (a == "-h" || a == "--help") throw UsageError("help");
     else throw UsageError("unknown option " + a);
   }
   if (o.db.empty()) o.db = "sqlite3://" + (o.data / "ota.db").string();
+  if (o.tls_cert.has_value() != o.tls_key.has_value())
+    throw UsageError("--tls-cert and --tls-key go together");
   return o;
 }
 
@@ -126,6 +131,8 @@ HttpConfig http_config(const Options& o) {
   if (port == 0 || port > 65535) throw UsageError("--listen: port must be 1..65535");
   c.port = static_cast<uint16_t>(port);
   c.threads = o.threads;
+  c.tls_cert = o.tls_cert;
+  c.tls_key = o.tls_key;
   return c;
 }
 
@@ -141,7 +148,7 @@ int main(int argc, char** argv) {
     if (std::string(e.what()) != "help") std::fprintf(stderr, "ota-server: %s\n", e.what());
     std::fprintf(stderr,
                  "usage: ota-server [--config FILE] [--data DIR] [--listen HOST:PORT] [--db URL] "
-                 "[--threads N]\n"
+                 "[--threads N] [--tls-cert PEM --tls-key PEM]\n"
                  "environment: OTA_DATA, OTA_LISTEN, OTA_DB, OTA_THREADS, OTA_ADMIN_TOKEN\n");
     return 2;
   }
@@ -173,7 +180,7 @@ int main(int argc, char** argv) {
                       patches, updates,   checkin, worker,   keys.signing.public_pem()};
     RunningServer server = start_http(http, make_router(ctx));
 
-    std::string url = "http://" + opt.listen;
+    std::string url = (opt.tls_cert ? "https://" : "http://") + opt.listen;
     std::printf("ota-server listening on %s (data %s, database %s)\n", url.c_str(),
                 fs::absolute(opt.data).lexically_normal().c_str(), opt.db.rfind("postgresql", 0) == 0 ? "PostgreSQL" : "SQLite");
     if (keys.created)
@@ -190,8 +197,8 @@ int main(int argc, char** argv) {
     sigwait(&stop_signals, &sig);
     std::printf("ota-server: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     std::fflush(stdout);
-    server->stop();
-    server->wait();
+    server.stop();
+    server.wait();
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ota-server: cannot start: %s\n", e.what());

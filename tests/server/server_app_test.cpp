@@ -370,11 +370,55 @@ TEST_F(ServerApp, KilledMidUploadLeavesNothingHalfWritten) {
   EXPECT_EQ(again.stop(), 0);
 }
 
+// TLS with a certificate the test makes: a client that trusts it gets
+// through; one that does not is refused; nothing skips verification.
+TEST_F(ServerApp, ServesTlsWithTheGivenCertificate) {
+  std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
+                    "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout '" +
+                    (dir_ / "tls.key").string() + "' -out '" + (dir_ / "tls.pem").string() + "' 2>/dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  uint16_t port = free_loopback_port();
+  ServerProcess s(data_, port, {}, {"--tls-cert", (dir_ / "tls.pem").string(), "--tls-key", (dir_ / "tls.key").string()});
+  auto get = [&](bool trust) {
+    CURL* c = curl_easy_init();
+    std::string url = "https://127.0.0.1:" + std::to_string(port) + "/healthz", body;
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
+    if (trust) curl_easy_setopt(c, CURLOPT_CAINFO, (dir_ / "tls.pem").c_str());
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, +[](char* p, size_t sz, size_t n, void* ud) {
+      static_cast<std::string*>(ud)->append(p, sz * n);
+      return sz * n;
+    });
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    return std::make_pair(rc, status);
+  };
+  bool ready = false;
+  for (int i = 0; i < 100 && !ready; ++i) {
+    ready = get(true).second == 200;
+    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(ready) << s.output();
+  EXPECT_NE(s.output().find("https://127.0.0.1:"), std::string::npos);
+  EXPECT_NE(get(false).first, CURLE_OK) << "an untrusted certificate must fail verification";
+  EXPECT_EQ(http_get("http://127.0.0.1:" + std::to_string(port) + "/healthz").status, 0)
+      << "plain HTTP is not served on a TLS port";
+  EXPECT_EQ(s.stop(), 0);
+}
+
 TEST_F(ServerApp, StartupErrorsAreClear) {
   {
     ServerProcess tls(data_, free_loopback_port(), {}, {"--tls-cert", "x.pem"});
     EXPECT_EQ(tls.wait_exit(), 2);
-    EXPECT_NE(tls.output().find("TLS"), std::string::npos) << tls.output();
+    EXPECT_NE(tls.output().find("--tls-key go together"), std::string::npos) << tls.output();
+  }
+  {
+    ServerProcess missing(data_, free_loopback_port(), {}, {"--tls-cert", "nope.pem", "--tls-key", "nope.key"});
+    EXPECT_EQ(missing.wait_exit(), 1);
+    EXPECT_NE(missing.output().find("cannot start"), std::string::npos) << missing.output();
   }
   {
     ServerProcess bad(data_, free_loopback_port(), {"OTA_ADMIN_TOKEN=short"});

@@ -1,10 +1,17 @@
 #include "ota/server/http.h"
 
+#include <restinio/tls.hpp>
+
 namespace ota::server {
 
-RunningServer start_http(const HttpConfig& c, std::unique_ptr<Router> router) {
-  auto settings = restinio::server_settings_t<ServerTraits>{}
-                      .address(c.address)
+namespace {
+
+using TlsTraits = restinio::tls_traits_t<restinio::asio_timer_manager_t, restinio::null_logger_t, Router>;
+
+template <typename Traits>
+auto common_settings(const HttpConfig& c, std::unique_ptr<Router> router) {
+  return restinio::server_settings_t<Traits>{}
+      .address(c.address)
                       .port(c.port)
                       .request_handler(std::move(router))
                       .read_next_http_message_timelimit(c.read_timeout)
@@ -16,7 +23,31 @@ RunningServer start_http(const HttpConfig& c, std::unique_ptr<Router> router) {
                                                     .max_field_value_size(8192u)
                                                     .max_field_count(100u)
                                                     .max_body_size(c.max_body));
-  return restinio::run_async(restinio::own_io_context(), std::move(settings), c.threads);
+}
+
+// Wraps a RESTinio handle so plain and TLS servers look the same to main.
+template <typename Handle>
+RunningServer wrap(Handle handle) {
+  auto shared = std::make_shared<Handle>(std::move(handle));
+  return {[shared] { (*shared)->stop(); }, [shared] { (*shared)->wait(); }};
+}
+
+}  // namespace
+
+RunningServer start_http(const HttpConfig& c, std::unique_ptr<Router> router) {
+  if (!c.tls_cert) {
+    return wrap(restinio::run_async(restinio::own_io_context(),
+                                    common_settings<ServerTraits>(c, std::move(router)), c.threads));
+  }
+  asio::ssl::context tls(asio::ssl::context::tls_server);
+  tls.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                  asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                  asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+  tls.use_certificate_chain_file(*c.tls_cert);
+  tls.use_private_key_file(*c.tls_key, asio::ssl::context::pem);
+  auto settings = common_settings<TlsTraits>(c, std::move(router));
+  settings.tls_context(std::move(tls));
+  return wrap(restinio::run_async(restinio::own_io_context(), std::move(settings), c.threads));
 }
 
 Reply reply_json(const Request& req, restinio::http_status_line_t status, const nlohmann::json& body) {

@@ -6,7 +6,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -21,7 +23,12 @@ struct ServerTraits : public restinio::default_traits_t {
   using request_handler_t = Router;
 };
 
-using RunningServer = restinio::running_server_handle_t<ServerTraits>;
+// A started server, plain or TLS: stop() begins a graceful shutdown,
+// wait() returns once it is done. Call each once.
+struct RunningServer {
+  std::function<void()> stop;
+  std::function<void()> wait;
+};
 using Reply = restinio::request_handling_status_t;
 using Request = restinio::request_handle_t;
 
@@ -33,10 +40,14 @@ struct HttpConfig {
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds write_timeout{120};
   std::chrono::seconds handle_timeout{60};
+  // TLS: PEM certificate chain and private key. Without them the server
+  // speaks plain HTTP (for loopback, or behind a TLS proxy).
+  std::optional<std::string> tls_cert, tls_key;
 };
 
 // Starts the server on its own thread pool; throws std::system_error (or
-// RESTinio's exception) when the address cannot be bound.
+// RESTinio's exception) when the address cannot be bound or the TLS files
+// cannot be loaded. TLS accepts TLS 1.2 and 1.3 only.
 RunningServer start_http(const HttpConfig& config, std::unique_ptr<Router> router);
 
 Reply reply_json(const Request& req, restinio::http_status_line_t status, const nlohmann::json& body);
