@@ -486,6 +486,11 @@ TEST_F(ServerApp, FirmwareUploadThroughBothApis) {
     EXPECT_EQ(b.r.status, b.status) << b.code << ": " << b.r.body;
     EXPECT_NE(b.r.body.find(std::string("\"") + b.code + "\""), std::string::npos) << b.r.body;
   }
+  // Over the 64 MiB upload limit: 413 with a JSON error.
+  HttpResult huge = http_post_raw(s.url("/api/v1/firmware?version=9.9"), token, "application/octet-stream",
+                                  std::string((64u << 20) + 1, '\xE9'));
+  EXPECT_EQ(huge.status, 413);
+  EXPECT_NE(huge.body.find("payload_too_large"), std::string::npos) << huge.body;
   EXPECT_EQ(http_get(s.url("/healthz")).status, 200);
   EXPECT_EQ(nlohmann::json::parse(http_get(s.url("/api/v1/firmware"), token).body)["firmware"].size(), 2u);
   // Every admin action is in the audit log; refusals are not actions.

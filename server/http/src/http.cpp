@@ -2,6 +2,8 @@
 
 #include <restinio/tls.hpp>
 
+#include <atomic>
+
 namespace ota::server {
 
 namespace {
@@ -22,7 +24,7 @@ auto common_settings(const HttpConfig& c, std::unique_ptr<Router> router) {
                                                     .max_field_name_size(256u)
                                                     .max_field_value_size(8192u)
                                                     .max_field_count(100u)
-                                                    .max_body_size(c.max_body));
+                                                    .max_body_size(2 * c.max_body));
 }
 
 // Wraps a RESTinio handle so plain and TLS servers look the same to main.
@@ -34,7 +36,15 @@ RunningServer wrap(Handle handle) {
 
 }  // namespace
 
+namespace {
+std::atomic<uint64_t> g_body_limit{64ull << 20};
+}  // namespace
+
+void set_body_limit(uint64_t bytes) { g_body_limit = bytes; }
+uint64_t body_limit() { return g_body_limit; }
+
 RunningServer start_http(const HttpConfig& c, std::unique_ptr<Router> router) {
+  set_body_limit(c.max_body);
   if (!c.tls_cert) {
     return wrap(restinio::run_async(restinio::own_io_context(),
                                     common_settings<ServerTraits>(c, std::move(router)), c.threads));

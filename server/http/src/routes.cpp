@@ -59,6 +59,9 @@ template <typename Handler>
 auto guarded(Handler handler) {
   return [handler](const Request& req, restinio::router::route_params_t params) {
     try {
+      if (req->body().size() > body_limit())
+        throw ServiceError(413, "payload_too_large",
+                           "the request body exceeds " + std::to_string(body_limit() >> 20) + " MiB");
       return handler(req, std::move(params));
     } catch (const ServiceError& e) {
       return reply_error(req, status_line(e.status), e.code, e.what());

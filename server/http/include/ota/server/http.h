@@ -36,6 +36,8 @@ struct HttpConfig {
   std::string address = "127.0.0.1";
   uint16_t port = 8000;
   size_t threads = 2;
+  // Bodies over max_body get 413 with a JSON error; RESTinio itself drops a
+  // connection whose body passes twice that (it buffers bodies whole).
   uint64_t max_body = 64ull << 20;  // firmware uploads up to 64 MiB
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds write_timeout{120};
@@ -49,6 +51,10 @@ struct HttpConfig {
 // RESTinio's exception) when the address cannot be bound or the TLS files
 // cannot be loaded. TLS accepts TLS 1.2 and 1.3 only.
 RunningServer start_http(const HttpConfig& config, std::unique_ptr<Router> router);
+
+// The body limit every route enforces (set once from HttpConfig at start).
+void set_body_limit(uint64_t bytes);
+uint64_t body_limit();
 
 Reply reply_json(const Request& req, restinio::http_status_line_t status, const nlohmann::json& body);
 // {"error": {"code": code, "message": message}}
