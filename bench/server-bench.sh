@@ -26,9 +26,9 @@ hz=$(getconf CLK_TCK)
 
 # Runs wrk against URL for server PID; prints "req/s us_cpu_per_request".
 measure() {
-  local pid=$1 url=$2
+  local pid=$1 url=$2 script=${3:-}
   local t0; t0=$(cpu_ticks "$pid")
-  local out; out=$(taskset -c 0 wrk -t1 -c64 -d"${secs}s" --latency "$url")
+  local out; out=$(taskset -c 0 wrk -t1 -c64 -d"${secs}s" --latency ${script:+-s "$script"} "$url")
   local t1; t1=$(cpu_ticks "$pid")
   local rps total
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
@@ -75,7 +75,10 @@ def app(version, seed):
 open(f"{w}/v1.bin", "wb").write(app("1.0.0", 1))
 open(f"{w}/v2.bin", "wb").write(app("1.0.1", 2))
 PY
-curl -sf -H "$auth" -H 'Content-Type: application/json' -d '{"device_id":"esp32_01","product":"demo"}' $S/api/v1/devices >/dev/null
+curl -sf -H "$auth" -H 'Content-Type: application/json' -d '{"device_id":"esp32_01","product":"demo"}' $S/api/v1/devices \
+  >"$work/dev1.json"
+curl -sf -H "$auth" -H 'Content-Type: application/json' -d '{"device_id":"idle_01","product":"demo"}' $S/api/v1/devices \
+  >"$work/dev2.json"
 curl -sf -H "$auth" -F version=1.0.0 -F "file=@$work/v1.bin" $S/upload_firmware/ >/dev/null
 curl -sf -H "$auth" -F version=1.0.1 -F "file=@$work/v2.bin" $S/upload_firmware/ >/dev/null
 curl -sf -H "$auth" -F old_version=1.0.0 -F new_version=1.0.1 $S/make_patch/ >/dev/null
@@ -83,6 +86,26 @@ curl -sf -H "$auth" -F device_id=esp32_01 -F old_version=1.0.0 -F new_version=1.
 check_url="$S/check_update/?device_id=esp32_01&version=1.0.0"
 body=$(curl -sf "$check_url")
 echo "check_update answer (${#body} bytes): $body"
+
+# wrk scripts for the versioned check-in (POST, device token): one device
+# with nothing to do, one that gets a freshly signed manifest every time.
+v1_sha=$(sha256sum "$work/v1.bin" | cut -d' ' -f1)
+for who in dev1 dev2; do
+  python3 - "$work/$who.json" "$v1_sha" >"$work/$who.lua" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+body = json.dumps({"version": "1.0.0", "image_sha256": sys.argv[2], "nonce": "00112233445566778899aabbccddeeff"})
+print('wrk.method = "POST"')
+print('wrk.body = ' + json.dumps(body))
+print('wrk.headers["Content-Type"] = "application/json"')
+print('wrk.headers["Authorization"] = "Bearer ' + d["device_token"] + '"')
+PY
+done
+dev1_id=esp32_01; dev2_id=idle_01
+echo "v1 check-in (update pending): $(curl -sf -X POST -H "Authorization: Bearer $(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["device_token"])' "$work/dev1.json")" \
+  -H 'Content-Type: application/json' -d "{\"version\":\"1.0.0\",\"image_sha256\":\"$v1_sha\",\"nonce\":\"00112233445566778899aabbccddeeff\"}" \
+  $S/api/v1/devices/$dev1_id/check-in | head -c 120)..."
+
 
 # --- nginx serving the same bytes as a static file.
 nport=$(free_port)
@@ -109,8 +132,12 @@ echo "measuring ${secs}s each (wrk -t1 -c64, server pinned to core 1, wrk to cor
 read -r ours_rps ours_cpu < <(measure "$server_pid" "$check_url")
 if [ -n "${BENCH_HEALTHZ:-}" ]; then read -r h_rps h_cpu < <(measure "$server_pid" "$S/healthz"); echo "healthz: $h_rps req/s, $h_cpu us/request"; fi
 read -r nginx_rps nginx_cpu < <(measure "$nginx_worker" "http://127.0.0.1:$nport/check.json")
+read -r idle_rps idle_cpu < <(measure "$server_pid" "$S/api/v1/devices/$dev2_id/check-in" "$work/dev2.lua")
+read -r upd_rps upd_cpu < <(measure "$server_pid" "$S/api/v1/devices/$dev1_id/check-in" "$work/dev1.lua")
 printf '\n%-34s %12s %16s\n' "" "requests/s" "CPU us/request"
 printf '%-34s %12s %16s\n' "ota-server GET /check_update/" "$ours_rps" "$ours_cpu"
 printf '%-34s %12s %16s\n' "nginx static file (same bytes)" "$nginx_rps" "$nginx_cpu"
+printf '%-34s %12s %16s\n' "v1 check-in, nothing to do" "$idle_rps" "$idle_cpu"
+printf '%-34s %12s %16s\n' "v1 check-in, signed manifest" "$upd_rps" "$upd_cpu"
 awk -v a="$ours_rps" -v b="$nginx_rps" -v c="$ours_cpu" \
   'BEGIN { printf "ratio to nginx: %.2f (target >= 0.50); vs the original design (184 us/request): %.1fx less CPU (target >= 10x)\n", a / b, 184 / c }'
