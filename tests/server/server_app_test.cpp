@@ -724,6 +724,12 @@ TEST_F(ServerApp, VersionedCheckInDeltaAndFullImage) {
   EXPECT_EQ(check_in(v100, nonce_hex, "Bearer wrong").status, 401);
   EXPECT_EQ(check_in(v100, nonce_hex, admin).status, 401) << "the admin token is not a device token";
   EXPECT_EQ(check_in(v100, "xyz", device_auth).status, 400);
+  // The patch made ahead of time (the check-in would make it on demand).
+  HttpResult ahead = http_post_raw(s.url("/api/v1/patches"), admin, "application/json",
+                                   R"({"old_version":"1.0.0","new_version":"1.0.1"})");
+  ASSERT_EQ(ahead.status, 200) << ahead.body;
+  EXPECT_LE(nlohmann::json::parse(ahead.body)["device_ram"].get<int>(), 32 * 1024);
+  EXPECT_EQ(nlohmann::json::parse(http_get(s.url("/api/v1/patches"), admin).body)["patches"].size(), 1u);
   ASSERT_EQ(http_post_raw(s.url("/api/v1/updates"), admin, "application/json",
                           R"({"device_id":"lamp-7","version":"1.0.1"})").status, 201);
 

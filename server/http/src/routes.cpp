@@ -376,6 +376,30 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                                    {{"device_id", a->device_id}, {"version", a->new_version}, {"created_at", a->created_at}});
                }));
 
+  // --- /api/v1/patches: make ahead of time (off the I/O threads, once per
+  // pair) and list.
+  r->http_post("/api/v1/patches", admin_only(ctx, [&ctx](const Request& req, auto) {
+                 nlohmann::json body = nlohmann::json::parse(req->body(), nullptr, false);
+                 if (body.is_discarded() || !body.is_object() || !body.contains("old_version") ||
+                     !body["old_version"].is_string() || !body.contains("new_version") || !body["new_version"].is_string())
+                   throw ServiceError(400, "bad_json", "expected {\"old_version\", \"new_version\"}");
+                 std::string old_v = body["old_version"].get<std::string>(), new_v = body["new_version"].get<std::string>();
+                 return reply_later(ctx, req, [&ctx, old_v, new_v] {
+                   PatchService::Made m = ctx.patches.make(old_v, new_v, "admin");
+                   return nlohmann::json{{"old_version", old_v},       {"new_version", new_v},
+                                         {"size", m.record.size},      {"sha256", m.record.sha256_hex},
+                                         {"device_ram", m.record.device_ram}, {"patch", m.patch},
+                                         {"signature", m.signature}};
+                 });
+               }));
+  r->http_get("/api/v1/patches", admin_only(ctx, [&ctx](const Request& req, auto) {
+                nlohmann::json list = nlohmann::json::array();
+                for (const PatchRecord& p : ctx.store.list_patches())
+                  list.push_back({{"old_version", p.old_version}, {"new_version", p.new_version}, {"size", p.size},
+                                  {"sha256", p.sha256_hex}, {"device_ram", p.device_ram}, {"created_at", p.created_at}});
+                return reply_json(req, restinio::status_ok(), {{"patches", list}});
+              }));
+
   // --- /api/v1/status: a summary for `otactl status`.
   r->http_get("/api/v1/status", admin_only(ctx, [&ctx](const Request& req, auto) {
                 size_t enabled = 0, assigned = 0;
