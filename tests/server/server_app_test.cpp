@@ -409,6 +409,26 @@ TEST_F(ServerApp, ServesTlsWithTheGivenCertificate) {
   EXPECT_EQ(s.stop(), 0);
 }
 
+// SIGTERM while a patch is being made on the worker: the server still stops
+// cleanly (the reply to a closing connection must not take it down).
+TEST_F(ServerApp, StopsCleanlyWhilePatchWorkIsPending) {
+  const std::string token = "Bearer test-token-0123456789abcdef";
+  ServerProcess s(data_, free_loopback_port(), {"OTA_ADMIN_TOKEN=test-token-0123456789abcdef"});
+  ASSERT_TRUE(s.wait_ready()) << s.output();
+  std::mt19937 rng(41);
+  auto code = test::synthetic_image(rng, 1200000);
+  auto a = test::synthetic_esp32_app("1.0.0", "demo", code);
+  auto b = test::synthetic_esp32_app("1.0.1", "demo", test::mutate_image(rng, code, 200));
+  ASSERT_EQ(http_post_raw(s.url("/api/v1/firmware"), token, "application/octet-stream", as_string(a)).status, 201);
+  ASSERT_EQ(http_post_raw(s.url("/api/v1/firmware"), token, "application/octet-stream", as_string(b)).status, 201);
+  std::thread client([&] {
+    http_post_form(s.url("/make_patch/"), token, {{"old_version", "1.0.0"}, {"new_version", "1.0.1"}});
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(s.stop(), 0) << s.output();
+  client.join();
+}
+
 TEST_F(ServerApp, StartupErrorsAreClear) {
   {
     ServerProcess tls(data_, free_loopback_port(), {}, {"--tls-cert", "x.pem"});

@@ -109,15 +109,26 @@ Reply reply_bytes(const Request& req, const Bytes& bytes) {
 // free at once. ServiceErrors become JSON errors as in guarded().
 Reply reply_later(ServerContext& ctx, const Request& req, std::function<nlohmann::json()> work) {
   ctx.worker.post([req, work = std::move(work)] {
+    // Replying can itself fail (the client left, the server is stopping):
+    // that must never escape the worker thread.
+    auto send = [&](auto&& reply) {
+      try {
+        reply();
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "ota-server: reply not sent: %s\n", e.what());
+      }
+    };
     try {
-      reply_json(req, restinio::status_ok(), work());
+      nlohmann::json body = work();
+      send([&] { reply_json(req, restinio::status_ok(), body); });
     } catch (const ServiceError& e) {
-      reply_error(req, status_line(e.status), e.code, e.what());
+      send([&] { reply_error(req, status_line(e.status), e.code, e.what()); });
     } catch (const std::exception& e) {
       std::fprintf(stderr, "ota-server: internal error on %s: %s\n",
                    std::string(req->header().path()).c_str(), e.what());
-      reply_error(req, restinio::status_internal_server_error(), "internal",
-                  "internal error; see the server log");
+      send([&] {
+        reply_error(req, restinio::status_internal_server_error(), "internal", "internal error; see the server log");
+      });
     }
   });
   return restinio::request_accepted();
