@@ -57,6 +57,17 @@ std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
+// libcurl write callback: appends the response body to a std::string.
+size_t collect(char* p, size_t size, size_t n, void* body) {
+  static_cast<std::string*>(body)->append(p, size * n);
+  return size * n;
+}
+
+// The admin token every test that sets OTA_ADMIN_TOKEN uses.
+const std::string kAdminToken = "test-token-0123456789abcdef";
+const std::string kAdminEnv = "OTA_ADMIN_TOKEN=" + kAdminToken;
+const std::string kAdminAuth = "Bearer " + kAdminToken;
+
 struct HttpResult {
   long status = 0;
   std::string body;
@@ -67,10 +78,7 @@ HttpResult http_get(const std::string& url, const std::string& auth = "", const 
   CURL* c = curl_easy_init();
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, +[](char* p, size_t s, size_t n, void* ud) {
-    static_cast<std::string*>(ud)->append(p, s * n);
-    return s * n;
-  });
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
   curl_slist* headers = nullptr;
   if (!auth.empty()) headers = curl_slist_append(headers, ("Authorization: " + auth).c_str());
@@ -102,10 +110,7 @@ HttpResult http_post_form(const std::string& url, const std::string& auth, const
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, +[](char* p, size_t s, size_t n, void* ud) {
-    static_cast<std::string*>(ud)->append(p, s * n);
-    return s * n;
-  });
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
   curl_slist* headers = curl_slist_append(nullptr, ("Authorization: " + auth).c_str());
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
@@ -125,10 +130,7 @@ HttpResult http_post_raw(const std::string& url, const std::string& auth, const 
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
   curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
   curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, +[](char* p, size_t s, size_t n, void* ud) {
-    static_cast<std::string*>(ud)->append(p, s * n);
-    return s * n;
-  });
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
   curl_slist* headers = curl_slist_append(nullptr, ("Authorization: " + auth).c_str());
   headers = curl_slist_append(headers, ("Content-Type: " + type).c_str());
@@ -251,7 +253,7 @@ TEST_F(ServerApp, FirstStartMakesKeysAndPrintsTheTokenOnce) {
 }
 
 TEST_F(ServerApp, AdminRoutesNeedTheToken) {
-  const std::string token = "test-token-0123456789abcdef";
+  const std::string& token = kAdminToken;
   ServerProcess s(data_, free_loopback_port(), {"OTA_ADMIN_TOKEN=" + token});
   ASSERT_TRUE(s.wait_ready()) << s.output();
   EXPECT_EQ(s.output().find("admin token"), std::string::npos);
@@ -315,7 +317,7 @@ TEST_F(ServerApp, ConfigFileEnvironmentAndFlagsInThatOrder) {
 // The server killed (SIGKILL) while an upload is in flight: after a
 // restart nothing half-written is visible, and the same upload succeeds.
 TEST_F(ServerApp, KilledMidUploadLeavesNothingHalfWritten) {
-  const std::string token = "test-token-0123456789abcdef";
+  const std::string& token = kAdminToken;
   std::mt19937 rng(23);
   std::string image = as_string(test::synthetic_esp32_app("3.0.0", "demo", test::synthetic_image(rng, 400000)));
   uint16_t port = free_loopback_port();
@@ -385,10 +387,7 @@ TEST_F(ServerApp, ServesTlsWithTheGivenCertificate) {
     curl_easy_setopt(c, CURLOPT_URL, url.c_str());
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
     if (trust) curl_easy_setopt(c, CURLOPT_CAINFO, (dir_ / "tls.pem").c_str());
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, +[](char* p, size_t sz, size_t n, void* ud) {
-      static_cast<std::string*>(ud)->append(p, sz * n);
-      return sz * n;
-    });
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
     CURLcode rc = curl_easy_perform(c);
     long status = 0;
@@ -412,8 +411,8 @@ TEST_F(ServerApp, ServesTlsWithTheGivenCertificate) {
 // SIGTERM while a patch is being made on the worker: the server still stops
 // cleanly (the reply to a closing connection must not take it down).
 TEST_F(ServerApp, StopsCleanlyWhilePatchWorkIsPending) {
-  const std::string token = "Bearer test-token-0123456789abcdef";
-  ServerProcess s(data_, free_loopback_port(), {"OTA_ADMIN_TOKEN=test-token-0123456789abcdef"});
+  const std::string& token = kAdminAuth;
+  ServerProcess s(data_, free_loopback_port(), {kAdminEnv});
   ASSERT_TRUE(s.wait_ready()) << s.output();
   std::mt19937 rng(41);
   auto code = test::synthetic_image(rng, 1200000);
@@ -455,8 +454,8 @@ TEST_F(ServerApp, StartupErrorsAreClear) {
 }
 
 TEST_F(ServerApp, FirmwareUploadThroughBothApis) {
-  const std::string token = "Bearer test-token-0123456789abcdef";
-  ServerProcess s(data_, free_loopback_port(), {"OTA_ADMIN_TOKEN=test-token-0123456789abcdef"});
+  const std::string& token = kAdminAuth;
+  ServerProcess s(data_, free_loopback_port(), {kAdminEnv});
   ASSERT_TRUE(s.wait_ready()) << s.output();
   std::mt19937 rng(3);
   auto v100 = test::synthetic_esp32_app("1.0.0", "demo", test::synthetic_image(rng, 60000));
@@ -561,8 +560,8 @@ std::vector<uint8_t> unhex(const std::string& h) {
 // key, applies with `ota-delta apply` to give 1.0.1 exactly, and the
 // detached signature verifies.
 TEST_F(ServerApp, OriginalWorkflowEndToEnd) {
-  const std::string token = "Bearer test-token-0123456789abcdef";
-  ServerProcess s(data_, free_loopback_port(), {"OTA_ADMIN_TOKEN=test-token-0123456789abcdef"});
+  const std::string& token = kAdminAuth;
+  ServerProcess s(data_, free_loopback_port(), {kAdminEnv});
   ASSERT_TRUE(s.wait_ready()) << s.output();
   std::mt19937 rng(11);
   auto code = test::synthetic_image(rng, 200000);
@@ -658,7 +657,7 @@ CommandResult otactl(const fs::path& dir, const std::string& args) {
 // otactl as scripts and CI use it: --server/--token, tables, --json, the
 // provisioning bundle, clear failures.
 TEST_F(ServerApp, OtactlCoversFirmwareDevicesUpdatesAndStatus) {
-  const std::string token = "test-token-0123456789abcdef";
+  const std::string& token = kAdminToken;
   uint16_t port = free_loopback_port();
   ServerProcess s(data_, port, {"OTA_ADMIN_TOKEN=" + token});
   ASSERT_TRUE(s.wait_ready()) << s.output();
@@ -715,8 +714,8 @@ TEST_F(ServerApp, OtactlCoversFirmwareDevicesUpdatesAndStatus) {
 // our device core verifies it, fetches the release in ranged pieces, opens
 // the records and applies the patch (or writes the full image).
 TEST_F(ServerApp, VersionedCheckInDeltaAndFullImage) {
-  const std::string admin = "Bearer test-token-0123456789abcdef";
-  ServerProcess s(data_, free_loopback_port(), {"OTA_ADMIN_TOKEN=test-token-0123456789abcdef"});
+  const std::string& admin = kAdminAuth;
+  ServerProcess s(data_, free_loopback_port(), {kAdminEnv});
   ASSERT_TRUE(s.wait_ready()) << s.output();
   std::mt19937 rng(31);
   auto code = test::synthetic_image(rng, 300000);
