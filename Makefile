@@ -17,7 +17,7 @@ DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config \
   librestinio-dev libasio-dev libfmt-dev libhttp-parser-dev nlohmann-json3-dev \
   libsoci-dev libsqlite3-dev libcurl4-openssl-dev
 
-.PHONY: all deps bench-deps build test test-asan bench bench-server run fuzz embedded-check clean
+.PHONY: all deps bench-deps build test test-asan bench bench-server run demo fuzz embedded-check clean
 
 # Only `make bench` needs these (the server load benchmark).
 BENCH_PACKAGES := wrk nginx-light
@@ -73,6 +73,11 @@ bench: build bench-deps
 # Just the server load benchmark (check-in beside nginx under wrk).
 bench-server: build bench-deps
 	bench/server-bench.sh $(BUILD_DIR)
+
+# A newcomer's first five minutes: server, a simulated device, two firmware
+# versions, one delta update shown step by step (tools/demo/demo.sh).
+demo: build
+	tools/demo/demo.sh $(BUILD_DIR)
 
 embedded-check: deps
 	tools/embedded-check/embedded-check.sh . $(BUILD_DIR)/embedded-check

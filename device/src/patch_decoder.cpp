@@ -322,6 +322,38 @@ Status patch_decoder_init(PatchDecoder* d, const PatchIo* io, void* workspace,
   return kStatusOk;
 }
 
+uint32_t patch_decoder_workspace_used(const PatchDecoder* d) {
+  if (!d || !d->header_ok || d->header.codec != kCodecLzma) return 0;
+  return lzma_workspace_used(&d->lzma);
+}
+
+Status patch_decoder_rebind(PatchDecoder* d, const PatchIo* io, void* workspace,
+                            uint32_t workspace_size) {
+  if (!d) return kStatusBadArgument;
+  d->io = io;
+  d->workspace = (uint8_t*)workspace;
+  d->workspace_size = workspace_size;
+  d->expect_old_sha256 = nullptr;
+  d->expect_new_sha256 = nullptr;
+  bool live = d->phase == kPhaseHeader || d->phase == kPhasePayload || d->phase == kPhaseComplete;
+  bool ok = io && io->read_old && io->write_new && !has_hash(io) && !io->sha256_begin &&
+            !d->hash_open && live && !status_is_error(d->status) &&
+            d->header_len <= kPatchHeaderSize && d->out_len <= kPatchIoBufferSize &&
+            d->old_buf_len <= kPatchIoBufferSize &&
+            (workspace_size == 0 || (workspace && ((uintptr_t)workspace & 3u) == 0));
+  if (ok && d->header_ok) {
+    ok = patch_codec_workspace_size(d->header) <= workspace_size && d->new_pos <= d->header.new_size;
+    if (ok && d->header.codec == kCodecLzma)
+      ok = lzma_rebind(&d->lzma, workspace, workspace_size) == kLzmaOk;
+  }
+  if (!ok) {
+    d->phase = kPhaseFailed;
+    d->status = kStatusBadArgument;
+    return kStatusBadArgument;
+  }
+  return kStatusOk;
+}
+
 void patch_decoder_expect(PatchDecoder* d, const uint8_t old_sha256[32],
                           const uint8_t new_sha256[32], uint32_t new_size) {
   if (!d || !old_sha256 || !new_sha256) return;

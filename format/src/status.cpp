@@ -44,6 +44,14 @@ const char* status_message(Status s) {
     case kStatusPayloadHashMismatch: return "payload SHA-256 differs from the manifest";
     case kStatusKeyUnwrapFailed: return "content key does not unwrap with the device key";
     case kStatusCryptoError: return "crypto port failed";
+    case kStatusBadImage: return "not a valid ESP application image";
+    case kStatusTransportError: return "connection failed or cut";
+    case kStatusServerError: return "server answered with an error";
+    case kStatusBadResponse: return "malformed server response";
+    case kStatusStateError: return "state store failed";
+    case kStatusSelfTestFailed: return "self-test failed: rolled back";
+    case kStatusRolledBack: return "new image did not confirm: rolled back";
+    case kStatusNoSpace: return "image does not fit the slot";
   }
   return "unknown status";
 }

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "fwgen.h"
+
 namespace ota::test {
 
 // The corpus directory: $OTA_CORPUS, else $OTA_SOURCE_DIR/../shared/corpus;
@@ -25,19 +27,11 @@ std::vector<CorpusPair> corpus_pairs(const std::filesystem::path& corpus);
 std::vector<uint8_t> read_file(const std::filesystem::path& p);
 void write_file(const std::filesystem::path& p, const std::vector<uint8_t>& data);
 
-// Bytes that look like firmware: code-like runs, tables, strings, padding.
-std::vector<uint8_t> synthetic_image(std::mt19937& rng, size_t size);
-// A "next release" of `base`: edits, insertions, deletions and shifted
-// 32-bit pointers, like a rebuild with small source changes.
-std::vector<uint8_t> mutate_image(std::mt19937& rng, const std::vector<uint8_t>& base,
-                                  int edits);
-
-// A valid ESP32 application image (header, a DROM segment starting with
-// the app descriptor, an IROM segment holding `code`, an IRAM segment;
-// checksum and appended SHA-256), for tests that need uploadable firmware
-// without the corpus.
-std::vector<uint8_t> synthetic_esp32_app(const std::string& version, const std::string& project,
-                                         const std::vector<uint8_t>& code);
+// Synthetic firmware (tools/fwgen): synthetic_image, mutate_image,
+// synthetic_esp32_app.
+using fwgen::mutate_image;
+using fwgen::synthetic_esp32_app;
+using fwgen::synthetic_image;
 
 // The source tree and the binaries: $OTA_SOURCE_DIR / $OTA_BIN_DIR, else
 // the build's own paths.

@@ -3,7 +3,7 @@
 //   otactl [--server URL] [--token T] [--json] COMMAND ...
 //     firmware upload VERSION FILE
 //     firmware list
-//     device add ID --out DIR [--product P]
+//     device add ID --out DIR [--product P] [--ca CA.pem]
 //     device list
 //     device show ID
 //     update assign DEVICE_ID VERSION
@@ -19,6 +19,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <optional>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -200,14 +202,27 @@ int run(const Options& o) {
     return 0;
   }
   if (group == "device" && cmd == "add") {
-    std::string id, out, product = "default";
+    std::string id, out, product = "default", ca_file;
+    const char* usage = "usage: otactl device add ID --out DIR [--product P] [--ca CA.pem]";
     for (size_t i = 2; i < a.size(); ++i) {
       if (a[i] == "--out" && i + 1 < a.size()) out = a[++i];
       else if (a[i] == "--product" && i + 1 < a.size()) product = a[++i];
+      else if (a[i] == "--ca" && i + 1 < a.size()) ca_file = a[++i];
       else if (id.empty() && a[i].rfind("--", 0) != 0) id = a[i];
-      else throw UsageError("usage: otactl device add ID --out DIR [--product P]");
+      else throw UsageError(usage);
     }
-    if (id.empty() || out.empty()) throw UsageError("usage: otactl device add ID --out DIR [--product P]");
+    if (id.empty() || out.empty()) throw UsageError(usage);
+    // The CA that signs the server's TLS certificate goes into the bundle
+    // (ca.pem): devices verify the server against it and nothing else.
+    std::optional<std::string> ca_pem;
+    if (!ca_file.empty()) {
+      std::ifstream in(ca_file, std::ios::binary);
+      std::ostringstream text;
+      text << in.rdbuf();
+      if (!in || text.str().find("-----BEGIN CERTIFICATE-----") == std::string::npos)
+        throw UsageError("--ca " + ca_file + ": not a PEM certificate");
+      ca_pem = text.str();
+    }
     json reg = client.ok(client.request("POST", "/api/v1/devices",
                                         json{{"device_id", id}, {"product", product}}.dump(), "application/json"));
     std::string key_hex = reg["device_key"].get<std::string>();
@@ -215,7 +230,7 @@ int run(const Options& o) {
     for (size_t i = 0; i < key.size(); ++i)
       key[i] = static_cast<uint8_t>(std::stoi(key_hex.substr(2 * i, 2), nullptr, 16));
     ota::server::write_provisioning_bundle(out, {id, product, o.server, key,
-                                                 reg["server_pub_pem"].get<std::string>(), std::nullopt,
+                                                 reg["server_pub_pem"].get<std::string>(), ca_pem,
                                                  reg["device_token"].get<std::string>()});
     reg.erase("device_key");
     reg.erase("device_token");

@@ -86,6 +86,9 @@ struct RecordDecoder {
   uint32_t buf_size;
   Status status;               // sticky error, or kStatusDone
   uint8_t hash_open;           // payload_hash begun and not yet finished
+  uint8_t anchored;            // `expected` holds record index's digest
+  uint8_t check_payload;       // payload_sha256 is checked at the end
+  uint8_t learn_prefix;        // take nonce_prefix from record 0 (no manifest)
 };
 
 // REQUIRES: m was accepted by manifest_verify; key from
@@ -94,6 +97,26 @@ struct RecordDecoder {
 Status record_decoder_init(RecordDecoder* d, const CryptoPort* crypto, const Manifest* m,
                            const uint8_t key[32], uint8_t* buf, uint32_t buf_size,
                            RecordSink sink);
+
+// Continues a stream from a checkpoint taken between two records: record
+// `index` comes next and must hash to `expected` (the chain digest the
+// previous record carried). The payload digest is not checked again on a
+// resumed stream: the hash chain, anchored in the signed manifest, already
+// authenticates every record before it is used.
+Status record_decoder_resume(RecordDecoder* d, const CryptoPort* crypto, const Manifest* m,
+                             const uint8_t key[32], uint8_t* buf, uint32_t buf_size,
+                             RecordSink sink, uint32_t index, const uint8_t expected[32]);
+
+// The original path's stream without a manifest (docs/protocol.md §3): the
+// geometry from the stream's size alone; false if no geometry gives it.
+bool legacy_stream_geometry(uint32_t stream_size, uint32_t* payload_size, uint32_t* chunk_size);
+
+// Opens such a stream under the device key: nonces and chain digests are
+// checked from record 1 on; record 0 and the whole payload are the caller's
+// to authenticate (the detached signature over the decrypted patch).
+Status record_decoder_init_unanchored(RecordDecoder* d, const CryptoPort* crypto,
+                                      uint32_t stream_size, const uint8_t key[32], uint8_t* buf,
+                                      uint32_t buf_size, RecordSink sink);
 
 // Takes stream bytes as they arrive (any split). Returns kStatusOk (more
 // expected), kStatusDone (every record authenticated, the payload digest

@@ -74,6 +74,16 @@ LzmaResult lzma_init(LzmaDecoder* d, uint8_t lc, uint8_t lp, uint8_t pb, uint32_
 LzmaResult lzma_decode(LzmaDecoder* d, const uint8_t* in, size_t* in_len, uint8_t* out,
                        size_t* out_len);
 
+// Checkpoints (ota/agent.h persists a decoder to resume after a reset):
+// the state is the struct itself plus the first lzma_workspace_used() bytes
+// of the workspace (probabilities and the filled part of the dictionary).
+uint32_t lzma_workspace_used(const LzmaDecoder* d);
+
+// After the struct was copied back from a checkpoint and the used part of
+// the workspace restored into `workspace`: re-points the decoder at it.
+// kLzmaParamError when the restored parameters do not fit the workspace.
+LzmaResult lzma_rebind(LzmaDecoder* d, void* workspace, uint32_t workspace_size);
+
 }  // namespace ota
 
 #endif  // OTA_LZMA_DECODER_H

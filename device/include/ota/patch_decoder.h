@@ -119,6 +119,20 @@ Status patch_decoder_feed(PatchDecoder* d, const uint8_t* data, size_t n);
 // a running hash, so that a port holding hardware releases it.
 Status patch_decoder_finish(PatchDecoder* d);
 
+// Checkpoints (ota/agent.h persists a decoder to resume after a reset). A
+// checkpoint is the PatchDecoder struct itself plus the first
+// patch_decoder_workspace_used() bytes of its workspace, taken between two
+// feed calls of a decoder that uses no hash port. It is only meaningful to
+// the same build of the core (the struct layout), which the agent records.
+uint32_t patch_decoder_workspace_used(const PatchDecoder* d);
+
+// After the struct was copied back from a checkpoint and the used workspace
+// restored into `workspace`: re-points it at io and workspace (call
+// patch_decoder_expect again afterwards). kStatusBadArgument when the
+// restored state is not a live, hash-free decoder that fits the workspace.
+Status patch_decoder_rebind(PatchDecoder* d, const PatchIo* io, void* workspace,
+                            uint32_t workspace_size);
+
 // The parsed header once it was accepted (valid, fits the workspace), even
 // if a later check failed; null before that.
 const PatchHeader* patch_decoder_header(const PatchDecoder* d);

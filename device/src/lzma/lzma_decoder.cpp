@@ -390,6 +390,29 @@ LzmaResult lzma_init(LzmaDecoder* d, uint8_t lc, uint8_t lp, uint8_t pb, uint32_
   return kLzmaOk;
 }
 
+uint32_t lzma_workspace_used(const LzmaDecoder* d) {
+  const uint32_t num_probs = kLiteral + (kLiteralCoderSize << (d->lc + d->lp));
+  // Until the dictionary wraps, only its first dict_full bytes were written.
+  uint32_t dict = d->dict_full < d->dict_size ? d->dict_full : d->dict_size;
+  return num_probs * 2u + dict;
+}
+
+LzmaResult lzma_rebind(LzmaDecoder* d, void* workspace, uint32_t workspace_size) {
+  if (d->lc > 8 || d->lp > 4 || d->pb > 4 || d->dict_size < 4096 || workspace == nullptr ||
+      ((uintptr_t)workspace & 1) != 0 || workspace_bytes(d->lc, d->lp, d->dict_size) > workspace_size ||
+      d->dict_pos > d->dict_size || d->dict_full > d->dict_size || d->tmp_len > sizeof(d->tmp) ||
+      d->out_done > d->out_size) {
+    d->probs = nullptr;
+    d->dict = nullptr;
+    d->phase = kPhaseError;
+    return kLzmaParamError;
+  }
+  const uint32_t num_probs = kLiteral + (kLiteralCoderSize << (d->lc + d->lp));
+  d->probs = (uint16_t*)workspace;
+  d->dict = (uint8_t*)workspace + (size_t)num_probs * 2u;
+  return kLzmaOk;
+}
+
 LzmaResult lzma_decode(LzmaDecoder* d, const uint8_t* in, size_t* in_len, uint8_t* out,
                        size_t* out_len) {
   const size_t in_size = *in_len;

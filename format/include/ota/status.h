@@ -53,6 +53,15 @@ enum Status : int16_t {
   kStatusPayloadHashMismatch = -42,   // decrypted payload differs from the manifest digest
   kStatusKeyUnwrapFailed = -43,       // wrapped content key does not open with the device key
   kStatusCryptoError = -44,           // the crypto port failed
+  // Device agent (ota/agent.h).
+  kStatusBadImage = -45,              // not a well-formed ESP application image
+  kStatusTransportError = -46,        // connection failed, refused certificate or cut
+  kStatusServerError = -47,           // the server answered with an HTTP error
+  kStatusBadResponse = -48,           // the server's answer is malformed
+  kStatusStateError = -49,            // the state store failed or holds a corrupt record
+  kStatusSelfTestFailed = -50,        // the new image's self-test failed: rolled back
+  kStatusRolledBack = -51,            // the new image never confirmed itself: the bootloader rolled back
+  kStatusNoSpace = -52,               // the image does not fit the slot
 };
 
 // A fixed English message for the code; never null.

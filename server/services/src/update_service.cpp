@@ -73,6 +73,18 @@ void UpdateService::report_status(const std::string& device_id, const std::strin
   int64_t now = clock_();
   std::string text = version.empty() ? detail : "version=" + version + (detail.empty() ? "" : " " + detail);
   store_.add_status({device_id, now, state, text});
+  if (state == "rolled_back") {
+    // The release failed on this device (its self-test, or it never
+    // confirmed itself): stop offering it, so the device does not loop
+    // between installing and rolling back. An admin may assign it again.
+    auto a = store_.assignment(device_id);
+    if (a && a->new_version == version) {
+      store_.clear_assignment(device_id);
+      store_.add_audit({now, "device:" + device_id, "update.rolled_back",
+                        "device=" + device_id + " version=" + version + " " + detail});
+    }
+    return;
+  }
   if (state != "confirmed") return;
   auto a = store_.assignment(device_id);
   auto target = store_.firmware(version);
