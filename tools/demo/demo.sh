@@ -11,6 +11,9 @@ set -euo pipefail
 
 BUILD=${1:?usage: demo.sh BUILD_DIR [PORT]}
 PORT=${2:-8070}
+if [[ $PORT == 0 ]]; then  # any free loopback port (the test suite's way)
+  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+fi
 BIN=$(cd "$BUILD/bin" && pwd)
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 DEMO=${OTA_DEMO_DIR:-$ROOT/var/demo}

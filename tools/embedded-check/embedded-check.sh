@@ -153,6 +153,25 @@ $undef"
     continue
   fi
 
+  # The whole agent, linked on its own (harness_agent.cpp), and its RAM.
+  agent_image="$dir/agent.elf"
+  if ! "$cxx" "${arch[@]}" "${CXXFLAGS[@]}" -c "$HERE/harness_agent.cpp" -o "$dir/harness_agent.o" 2>"$dir/harness_agent.log" ||
+     ! "$cxx" "${arch[@]}" "${LDFLAGS[@]}" -Wl,-e,ota_agent_harness -o "$agent_image" \
+       "$dir/harness_agent.o" "${objs[@]}" "${rt_objs[@]}" -lgcc 2>>"$dir/harness_agent.log"; then
+    sed 's/^/  /' "$dir/harness_agent.log" >&2
+    fail_target "$name" "the agent harness does not compile or link (above)"
+    continue
+  fi
+  if [ -n "$("${prefix}nm" -u "$agent_image")" ] ||
+     [ -n "$("${prefix}nm" "$agent_image" | awk -v re="$FORBIDDEN" '$NF ~ re')" ]; then
+    fail_target "$name" "the agent image has undefined or heap / C++ runtime symbols"
+    continue
+  fi
+  read -r at ad ab <<<"$(sum_sizes "${prefix}size" "$agent_image")"
+  read -r aht ahd ahb <<<"$(sum_sizes "${prefix}size" "$dir/harness_agent.o")"
+  agent_text=$((at - aht))
+  agent_ram=$("${prefix}nm" -S -t d "$agent_image" | awk '$4 == "ota_sizeof_agent" { print $2 + 0 }')
+
   read -r ct cd cb <<<"$(sum_sizes "${prefix}size" "${objs[@]}")"
   read -r ht hd hb <<<"$(sum_sizes "${prefix}size" "$dir/harness.o" "${rt_objs[@]}")"
   read -r it id ib <<<"$(sum_sizes "${prefix}size" "$image")"
@@ -160,18 +179,20 @@ $undef"
   echo "largest functions in the image (bytes):"
   "${prefix}nm" --size-sort -S -C -t d "$image" | awk '$3 ~ /^[tTwW]$/' | tail -5 | tac |
     awk '{ size = $2 + 0; $1 = $2 = $3 = ""; sub(/^ +/, ""); printf "  %6d  %s\n", size, $0 }'
-  summary+=("$name $ct $cd $cb $ht $hd $hb $it $id $ib")
+  summary+=("$name $ct $cd $cb $ht $hd $hb $it $id $ib $agent_text $agent_ram")
 done
 
 echo
 echo "Code size (bytes; -Os; 'core objects' = every object of format/src + device/src before"
 echo "--gc-sections; 'image' = core + harness + runtime linked with --gc-sections; image bss"
-echo "includes the harness's static 32 KiB workspace and PatchDecoder):"
+echo "includes the harness's static 32 KiB workspace and PatchDecoder; 'agent' = the whole device"
+echo "agent linked with stub ports (harness_agent.cpp), text without the harness; agent_struct ="
+echo "sizeof(ota::Agent), RAM besides its 23,148-byte workspace and 4,157-byte record buffer):"
 {
-  printf 'target\tcore_text\tcore_data\tcore_bss\tharness+rt_text\timage_text\timage_data\timage_bss\n'
+  printf 'target\tcore_text\tcore_data\tcore_bss\tharness+rt_text\timage_text\timage_data\timage_bss\tagent_text\tagent_struct\n'
   for row in "${summary[@]}"; do
-    read -r n ct cd cb ht hd hb it id ib <<<"$row"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$ct" "$cd" "$cb" "$ht" "$it" "$id" "$ib"
+    read -r n ct cd cb ht hd hb it id ib agt agr <<<"$row"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$ct" "$cd" "$cb" "$ht" "$it" "$id" "$ib" "$agt" "$agr"
   done
 } | tee "$OUT/sizes.tsv" | awk -F'\t' '{ printf "%-14s", $1; for (i = 2; i <= NF; ++i) printf " %12s", $i; printf "\n" }'
 

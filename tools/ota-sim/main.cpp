@@ -8,9 +8,12 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <curl/curl.h>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <mutex>
 #include <random>
@@ -51,6 +54,9 @@ const char kUsage[] =
     "fleet:\n"
     "  --fleet N             run N devices (the first N bundles of --bundle DIR, states in --state DIR/<id>)\n"
     "  --threads T           worker threads for the fleet (default 32)\n"
+    "  --provision PREFIX    first register devices PREFIX-00001..PREFIX-N that have no bundle in\n"
+    "                        --bundle DIR yet (admin token: --admin-token or OTA_ADMIN_TOKEN) and\n"
+    "                        write their bundles; --product P, --ca CA.pem for them\n"
     "  --quiet               no state lines, only the summary\n"
     "  --progress            a progress bar even when stdout is not a terminal\n"
     "  --summary FILE        also write the JSON summary to FILE\n";
@@ -80,6 +86,10 @@ struct Options {
   bool quiet = false;
   bool progress = false;
   std::string summary_file;
+  std::string provision_prefix;
+  std::string provision_product = "default";
+  std::string admin_token;
+  std::string ca_file;
 };
 
 int usage_error(const std::string& msg) {
@@ -93,6 +103,81 @@ long peak_rss_kb() {
   return ru.ru_maxrss;
 }
 
+size_t curl_collect(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+// Registers devices PREFIX-00001.. that have no bundle in DIR yet (POST
+// /api/v1/devices with the admin token) and writes their bundles.
+int provision_fleet(const Options& o) {
+  std::error_code ec;
+  fs::create_directories(o.bundle_dir, ec);
+  std::string ca;
+  if (!o.ca_file.empty()) {
+    std::ifstream in(o.ca_file, std::ios::binary);
+    std::ostringstream t;
+    t << in.rdbuf();
+    ca = t.str();
+    if (!in || ca.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+      std::fprintf(stderr, "ota-sim: --ca %s: not a PEM certificate\n", o.ca_file.c_str());
+      return 1;
+    }
+  }
+  CURL* c = curl_easy_init();
+  std::string auth = "Authorization: Bearer " + o.admin_token;
+  curl_slist* headers = curl_slist_append(nullptr, auth.c_str());
+  headers = curl_slist_append(headers, "Content-Type: application/json");
+  std::string url = o.cfg.server_url + "/api/v1/devices";
+  uint64_t made = 0;
+  for (uint64_t i = 1; i <= o.fleet; ++i) {
+    char id[96];
+    std::snprintf(id, sizeof id, "%s-%05llu", o.provision_prefix.c_str(), static_cast<unsigned long long>(i));
+    fs::path dir = fs::path(o.bundle_dir) / id;
+    if (fs::exists(dir / "device.json")) continue;
+    std::string body = nlohmann::json{{"device_id", id}, {"product", o.provision_product}}.dump(), answer;
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
+    if (!ca.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, o.ca_file.c_str());
+    long status = 0;
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    nlohmann::json j = nlohmann::json::parse(answer, nullptr, false);
+    if (rc != CURLE_OK || status != 201 || j.is_discarded() || !j.contains("device_key")) {
+      std::fprintf(stderr, "ota-sim: registering %s failed: %s %s\n", id,
+                   rc != CURLE_OK ? curl_easy_strerror(rc) : std::to_string(status).c_str(), answer.c_str());
+      curl_slist_free_all(headers);
+      curl_easy_cleanup(c);
+      return 1;
+    }
+    ota::sim::Bundle b;
+    b.device_id = id;
+    b.product = o.provision_product;
+    b.server_url = o.cfg.server_url;
+    b.token = j["device_token"].get<std::string>();
+    std::string key_hex = j["device_key"].get<std::string>();
+    if (key_hex.size() != 64) return 1;
+    for (size_t k = 0; k < 32; ++k) b.device_key[k] = static_cast<uint8_t>(std::stoi(key_hex.substr(2 * k, 2), nullptr, 16));
+    std::string err;
+    if (!ota::sim::write_bundle(dir.string(), b, j["server_pub_pem"].get<std::string>(), ca, &err)) {
+      std::fprintf(stderr, "ota-sim: %s\n", err.c_str());
+      return 1;
+    }
+    ++made;
+  }
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(c);
+  if (!o.quiet) std::fprintf(stderr, "ota-sim: %llu devices registered\n", static_cast<unsigned long long>(made));
+  return 0;
+}
+
+// The fleet: every cycle, each device powers on, checks in (and updates
+// when the server says so) and powers off again, spread over worker
+// threads; its RAM exists only while it runs, its flash and state persist.
 int run_fleet(const Options& o) {
   std::vector<fs::path> bundles;
   std::error_code ec;
@@ -105,55 +190,68 @@ int run_fleet(const Options& o) {
     return 2;
   }
   bundles.resize(o.fleet);
+  std::vector<ota::sim::Bundle> loaded(bundles.size());
+  for (size_t i = 0; i < bundles.size(); ++i) {
+    std::string err;
+    if (!ota::sim::load_bundle(bundles[i].string(), &loaded[i], &err)) {
+      std::fprintf(stderr, "ota-sim: %s\n", err.c_str());
+      return 1;
+    }
+  }
   std::mutex mu;
   std::map<std::string, uint64_t> outcomes;
-  uint64_t bytes = 0, resumes = 0;
+  uint64_t bytes = 0, resumes = 0, polls = 0;
   std::vector<std::string> errors;
-  std::atomic<size_t> next{0};
   auto start = std::chrono::steady_clock::now();
-  auto worker = [&] {
-    for (size_t i = next++; i < bundles.size() && !g_stop.load(); i = next++) {
-      SimConfig cfg = o.cfg;
-      std::string err;
-      if (!ota::sim::load_bundle(bundles[i].string(), &cfg.bundle, &err)) {
-        std::lock_guard<std::mutex> l(mu);
-        errors.push_back(err);
-        outcomes["error"]++;
-        continue;
-      }
-      cfg.state_dir = (fs::path(o.cfg.state_dir) / cfg.bundle.device_id).string();
-      cfg.keep_open = false;
-      cfg.durable = false;
-      cfg.out = o.quiet ? nullptr : stdout;
-      cfg.prefix = cfg.bundle.device_id + ": ";
-      auto dev = SimDevice::open(cfg, &err);
-      SimSummary s;
-      if (!dev) {
-        s.outcome = "error";
-        s.error = err;
-      } else if (o.once) {
-        s = dev->run_once();
-      } else {
-        s = dev->run_polling(o.poll_seconds, o.cycles ? o.cycles : 1, &g_stop);
-      }
-      std::lock_guard<std::mutex> l(mu);
-      outcomes[s.outcome]++;
-      bytes += s.bytes_downloaded;
-      resumes += s.resumes;
-      if (!s.error.empty() && errors.size() < 20) errors.push_back(s.device_id + ": " + s.error);
-    }
-  };
-  std::vector<std::thread> pool;
+  uint64_t cycles = o.once ? 1 : (o.cycles ? o.cycles : 1);
   unsigned n = std::max(1u, std::min<unsigned>(o.threads, static_cast<unsigned>(bundles.size())));
-  for (unsigned t = 0; t < n; ++t) pool.emplace_back(worker);
-  for (auto& t : pool) t.join();
+  for (uint64_t cycle = 0; cycle < cycles && !g_stop.load(); ++cycle) {
+    auto cycle_start = std::chrono::steady_clock::now();
+    std::atomic<size_t> next{0};
+    auto worker = [&] {
+      for (size_t i = next++; i < bundles.size() && !g_stop.load(); i = next++) {
+        SimConfig cfg = o.cfg;
+        cfg.bundle = loaded[i];
+        cfg.state_dir = (fs::path(o.cfg.state_dir) / cfg.bundle.device_id).string();
+        cfg.keep_open = false;
+        cfg.durable = false;
+        cfg.out = o.quiet ? nullptr : stdout;
+        cfg.prefix = cfg.bundle.device_id + ": ";
+        std::string err;
+        auto dev = SimDevice::open(cfg, &err);
+        SimSummary s;
+        if (!dev) {
+          s.outcome = "error";
+          s.error = err;
+        } else {
+          s = dev->run_once();
+        }
+        std::lock_guard<std::mutex> l(mu);
+        outcomes[s.outcome]++;
+        ++polls;
+        bytes += s.bytes_downloaded;
+        resumes += s.resumes;
+        if (!s.error.empty() && errors.size() < 20) errors.push_back(cfg.bundle.device_id + ": " + s.error);
+      }
+    };
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < n; ++t) pool.emplace_back(worker);
+    for (auto& t : pool) t.join();
+    if (cycle + 1 < cycles && o.poll_seconds > 0) {
+      auto until = cycle_start + std::chrono::duration<double>(o.poll_seconds);
+      while (std::chrono::steady_clock::now() < until && !g_stop.load())
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  nlohmann::json j = {{"devices", bundles.size()},     {"outcomes", outcomes},
-                      {"bytes_downloaded", bytes},      {"resumes", resumes},
-                      {"seconds", secs},                {"threads", n},
-                      {"peak_rss_kb", peak_rss_kb()},   {"errors", errors}};
+  nlohmann::json j = {{"devices", bundles.size()},   {"cycles", cycles},
+                      {"polls", polls},              {"outcomes", outcomes},
+                      {"bytes_downloaded", bytes},   {"resumes", resumes},
+                      {"seconds", secs},             {"threads", n},
+                      {"peak_rss_kb", peak_rss_kb()}, {"errors", errors}};
   std::printf("%s\n", j.dump().c_str());
-  bool bad = outcomes.count("error") || outcomes.count("bricked") || outcomes.count("boot_loop");
+  bool bad = outcomes.count("error") || outcomes.count("bricked") || outcomes.count("boot_loop") ||
+             outcomes.count("failed") || outcomes.count("offline");
   return bad ? 1 : 0;
 }
 
@@ -234,6 +332,18 @@ int main(int argc, char** argv) {
     } else if (a == "--threads") {
       if (!parse_u64(value("--threads"), &n) || n == 0 || n > 4096) return usage_error("--threads needs 1..4096");
       o.threads = static_cast<unsigned>(n);
+    } else if (a == "--provision") {
+      if (!(v = value("--provision"))) return usage_error("--provision needs a device id prefix");
+      o.provision_prefix = v;
+    } else if (a == "--product") {
+      if (!(v = value("--product"))) return usage_error("--product needs a product id");
+      o.provision_product = v;
+    } else if (a == "--admin-token") {
+      if (!(v = value("--admin-token"))) return usage_error("--admin-token needs a token");
+      o.admin_token = v;
+    } else if (a == "--ca") {
+      if (!(v = value("--ca"))) return usage_error("--ca needs a PEM file");
+      o.ca_file = v;
     } else if (a == "--quiet") {
       o.quiet = true;
     } else if (a == "--progress") {
@@ -251,6 +361,15 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
   if (o.quiet) o.cfg.out = nullptr;
   o.cfg.progress = o.cfg.out && (o.progress || isatty(fileno(stdout)));
+  if (!o.provision_prefix.empty()) {
+    if (!o.fleet) return usage_error("--provision goes with --fleet N");
+    if (o.admin_token.empty())
+      if (const char* t = std::getenv("OTA_ADMIN_TOKEN")) o.admin_token = t;
+    if (o.admin_token.empty() || o.cfg.server_url.empty())
+      return usage_error("--provision needs --server URL and an admin token");
+    int rc = provision_fleet(o);
+    if (rc != 0) return rc;
+  }
   if (o.fleet) return run_fleet(o);
 
   std::string err;

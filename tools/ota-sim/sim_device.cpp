@@ -1,7 +1,9 @@
 // SimDevice: see sim_device.h.
 #include "sim_device.h"
 
+#include <fcntl.h>
 #include <openssl/sha.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -93,6 +95,26 @@ bool load_bundle(const std::string& dir, Bundle* out, std::string* error) {
   }
   out->ca_file = fs::exists(d / "ca.pem") ? (d / "ca.pem").string() : "";
   return true;
+}
+
+bool write_bundle(const std::string& dir, const Bundle& b, const std::string& server_pub_pem,
+                  const std::string& ca_pem, std::string* error) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  auto write = [&](const char* name, const std::string& data, bool secret) {
+    fs::path p = fs::path(dir) / name;
+    int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC, secret ? 0600 : 0644);
+    if (fd < 0) return false;
+    bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
+    return ::close(fd) == 0 && ok;
+  };
+  nlohmann::json j = {{"device_id", b.device_id}, {"server_url", b.server_url}, {"product", b.product}};
+  bool ok = !ec && write("device.json", j.dump(2) + "\n", false) &&
+            write("device.key", std::string(b.device_key.begin(), b.device_key.end()), true) &&
+            write("device.token", b.token, true) && write("server_pub.pem", server_pub_pem, false) &&
+            (ca_pem.empty() || write("ca.pem", ca_pem, false));
+  if (!ok) *error = "cannot write the bundle in " + dir;
+  return ok;
 }
 
 std::string SimSummary::to_json() const {

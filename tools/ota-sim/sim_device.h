@@ -33,6 +33,11 @@ struct Bundle {
 // Reads DIR/device.json, device.key, device.token, server_pub.pem, ca.pem.
 bool load_bundle(const std::string& dir, Bundle* out, std::string* error);
 
+// Writes a bundle (secrets 0600) as the server's provisioning does; `ca_pem`
+// may be empty.
+bool write_bundle(const std::string& dir, const Bundle& b, const std::string& server_pub_pem,
+                  const std::string& ca_pem, std::string* error);
+
 struct SimConfig {
   Bundle bundle;
   std::string server_url;      // overrides bundle.server_url when set

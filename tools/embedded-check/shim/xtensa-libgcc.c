@@ -84,3 +84,15 @@ int64_t __divdi3(int64_t n, int64_t d) {
   uint64_t q = udivmod64(un, ud, &r);
   return (int64_t)((n < 0) != (d < 0) ? 0u - q : q);
 }
+
+/* 64-bit multiply (the geometry checks compute record counts in 64 bits). */
+uint64_t __muldi3(uint64_t a, uint64_t b);
+uint64_t __muldi3(uint64_t a, uint64_t b) {
+  uint64_t r = 0;
+  while (b) {
+    if (b & 1u) r += a;
+    a <<= 1;
+    b >>= 1;
+  }
+  return r;
+}

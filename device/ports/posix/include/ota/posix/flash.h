@@ -21,10 +21,13 @@
 // state updates) writes a new entry, never in place: its seq is the lowest
 // above the current one that selects the intended slot (a state update of
 // the same slot: seq + 2), and it goes into the sector of the other (older
-// or invalid) entry: erase that sector, write state and crc, then seq. Until the last seq byte is written the new entry cannot be valid
-// (seq still 0xFFFFFFFF, or a seq that differs from the one the crc covers
-// in at most 32 bits, which a CRC-32 always detects), so a power cut at any
-// unit leaves the previous entry in force.
+// or invalid) entry: erase that sector (4,096 units), write state and crc
+// (8), then seq (4). A power cut at any unit leaves the previous entry in
+// force: until the last seq byte is written, the new entry's seq is either
+// 0xFFFFFFFF or differs from the seq its crc covers within those 4 bytes,
+// a burst of at most 32 bits that a CRC-32 always detects; the older entry
+// being erased is, at any unit, either unchanged or invalid for the same
+// reason.
 #ifndef OTA_POSIX_FLASH_H
 #define OTA_POSIX_FLASH_H
 
