@@ -141,7 +141,10 @@ int http_begin(void* ctx, int status, int64_t length) {
 int http_data(void* ctx, const uint8_t* data, size_t len) {
   Agent* a = (Agent*)ctx;
   bool ok_status = a->http_status == 200 || a->http_status == 206;
-  if (!ok_status || a->http_mode == kHttpCollect) {
+  // An error answer to a download is not kept: the record buffer may hold
+  // a partly received record that the retry continues.
+  if (!ok_status && a->http_mode != kHttpCollect) return 0;
+  if (a->http_mode == kHttpCollect) {
     // Small answers (JSON, a signature) and error bodies: kept in the
     // record buffer, which no download is using at that moment.
     uint32_t room = a->cfg.record_buffer_size - 1 - a->resp_len;
@@ -413,8 +416,9 @@ Status download(Agent* a, const char* url, uint8_t mode) {
     if (from > 0) a->stats.resumes++;
     int rc = http(a, "GET", url, nullptr, mode, from);
     if (a->feed_error != kStatusOk) return a->feed_error;
-    if (rc == 0 && !http_ok(a)) {
-      // The server refuses the download (gone, forbidden): nothing to resume.
+    if (rc == 0 && !http_ok(a) && a->http_status < 500) {
+      // The server refuses the download (gone, forbidden, a range past the
+      // end): nothing to resume. A 5xx is retried like a cut.
       log_line(a, kLogError, "download refused by the server");
       return kStatusServerError;
     }

@@ -91,6 +91,7 @@ class FakeServer {
   bool assigned = true;
   bool ignore_range = false;      // answer 200 with the whole stream to a ranged request
   bool release_gone = false;      // 404 on the download
+  int busy_ranged = 0;            // answer this many ranged requests 503 (with a body)
   // Connection cuts, as CurlTransport injects them: the k-th cut fails the
   // exchange once cuts[k] more stream bytes were delivered.
   std::vector<uint64_t> cuts;
@@ -163,6 +164,10 @@ class FakeServer {
     }
     if (path == "/api/v1/devices/dev-1/releases/r1") {
       if (release_gone) return reply(sink, 404, R"({"error":{"code":"release_not_found"}})");
+      if (req.range_from > 0 && busy_ranged > 0) {
+        --busy_ranged;
+        return reply(sink, 503, std::string(2000, 'x'));
+      }
       size_t from = ignore_range ? 0 : req.range_from;
       if (from > stream_.bytes.size()) return reply(sink, 416, "");
       int status = from > 0 ? 206 : 200;
@@ -420,6 +425,19 @@ TEST_F(Agent, ConnectionCutsResumeAtTheExactByte) {
   EXPECT_EQ(s.outcome, "updated") << s.to_json();
   EXPECT_GE(s.resumes, 5u);
   EXPECT_EQ(s.bytes_downloaded, server.stream().size());
+}
+
+// A busy server (503, with a body) while a record is half received: the
+// body must not land in the record buffer, and the download goes on.
+TEST_F(Agent, ABusyServerMidRecordIsRetried) {
+  FakeServer server(old_image_, new_image_, false);
+  server.cuts = {6000};
+  server.busy_ranged = 2;
+  auto dev = device(server, "d");
+  sim::SimSummary s = dev->run_once();
+  EXPECT_EQ(s.outcome, "updated") << s.to_json();
+  EXPECT_EQ(s.bytes_downloaded, server.stream().size());
+  EXPECT_EQ(booted_image("d"), new_image_);
 }
 
 TEST_F(Agent, WrongBaseImageIsRefusedBeforeAnyDownload) {
