@@ -278,7 +278,7 @@ int read_target(void* ctx, uint32_t offset, uint8_t* buf, uint32_t len) {
 void abandon_download(Agent* a) {
   if (!a->in_update) return;
   record_decoder_finish(&a->rec);  // wipes the key
-  if (a->manifest.payload_type == kPayloadPatch) patch_decoder_finish(&a->patch);
+  if (a->patch.io) patch_decoder_finish(&a->patch);  // harmless when it already ended
   a->in_update = 0;
 }
 
@@ -691,14 +691,17 @@ AgentResult agent_poll(Agent* a) {
   a->manifest_len = (uint32_t)(hex_len / 2);
 
   // Everything in docs/protocol.md §2.2, before a byte is downloaded.
+  // A download kept in RAM from an earlier poll continues only if this
+  // manifest names the same stream (in_update_id); parsing it in place is
+  // safe because a different one restarts the decoders anyway.
   DeviceIdentity id = identity(a);
-  Manifest m;
-  Status s = manifest_verify(a->ports.crypto, &id, a->manifest_buf, a->manifest_len, &m);
+  Status s = manifest_verify(a->ports.crypto, &id, a->manifest_buf, a->manifest_len, &a->manifest);
   if (s != kStatusOk) {
+    abandon_download(a);
     a->manifest.to_version.len = 0;
     return fail_update(a, s, "manifest refused");
   }
-  a->manifest = m;
+  const Manifest& m = a->manifest;
   const FlashPort* f = a->ports.flash;
   if (m.to_size > f->slot_size(f->ctx, 1 - a->running_slot))
     return fail_update(a, kStatusNoSpace, "new image");
