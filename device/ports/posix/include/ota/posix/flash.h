@@ -77,7 +77,8 @@ struct OtadataDump {
   int selected = -1;        // index of the entry in force; -1: none
   int selected_slot = 0;    // the slot it selects (0 when none)
   ImageState selected_state = kImageUndefined;
-  // One line, e.g. "sector0 seq=3 PENDING_VERIFY slot0 | sector1 invalid | selects slot0 PENDING_VERIFY".
+  // One line, e.g.
+  // "sector0 seq=3 PENDING_VERIFY slot0 | sector1 seq=2 NEW slot1 | selects slot0 PENDING_VERIFY".
   std::string describe() const;
 };
 
@@ -89,7 +90,7 @@ struct BootResult {
   int selected_slot = -1;    // the slot otadata selected (-1: read failed)
   bool fallback = false;     // started the other slot than otadata selected
   bool wrote_otadata = false;
-  std::string reason;        // e.g. "rollback: image in slot 1 was never confirmed (aborted): slot 0"
+  std::string reason;        // e.g. "rollback: image in slot 1 was never confirmed (ABORTED): slot 0"
 };
 
 class PosixFlash {
@@ -178,7 +179,6 @@ class PosixFlash {
   PosixFlash(std::string path, uint32_t slot_size, PowerSupply* power, const FlashOptions& opt);
   class FileRef;
   friend class FileRef;
-  struct BootCtx;
 
   int fd() const;  // opens when needed; -1 on failure
   void release() const;

@@ -39,7 +39,8 @@ struct TransportOptions {
   // (the downloads), not the answers to POSTs (check-in, status reports).
   // true: every response body.
   bool cuts_count_all = false;
-  PowerSupply* power = nullptr;   // when set, requests fail while it is off (and stop when it goes off)
+  // When set, requests fail while it is off, and stop when it goes off.
+  PowerSupply* power = nullptr;
   std::string user_agent = "ota-agent-posix";
 };
 
