@@ -69,6 +69,7 @@ bench-deps:
 bench: build bench-deps
 	bench/run-bench.sh $(BUILD_DIR)
 	bench/server-bench.sh $(BUILD_DIR)
+	bench/resume-bench.sh $(BUILD_DIR)
 
 # Just the server load benchmark (check-in beside nginx under wrk).
 bench-server: build bench-deps
