@@ -49,7 +49,7 @@ test: build test-asan
 # The format, decoder and encoder suites again under AddressSanitizer and
 # UBSan: the decoders must stay in bounds on every corrupt input.
 ASAN_DIR ?= build-asan
-ASAN_TESTS := format_test lzma_decoder_test patch_decoder_test delta_roundtrip_test
+ASAN_TESTS := format_test lzma_decoder_test patch_decoder_test delta_roundtrip_test device_util_test agent_test
 test-asan: deps
 	@[ -f $(ASAN_DIR)/build.ninja ] || cmake -S . -B $(ASAN_DIR) -G Ninja -DOTA_SANITIZE=ON -DOTA_BUILD_BENCH=OFF
 	cmake --build $(ASAN_DIR) -j $(JOBS) --target $(ASAN_TESTS)
