@@ -114,6 +114,13 @@ void progress(Agent* a, uint32_t done, uint32_t total) {
   if (d && d->progress) d->progress(d->ctx, done, total);
 }
 
+// The poll cannot go on now (the server or the link failed); progress is
+// kept. `why` becomes the agent's last_detail.
+AgentResult retry_later(Agent* a, const char* why) {
+  copy_str(a->last_detail, sizeof(a->last_detail), why);
+  return kAgentRetry;
+}
+
 AgentResult restart(Agent* a) {
   a->restarting = 1;
   a->ports.system->restart(a->ports.system->ctx);
@@ -436,7 +443,8 @@ Status download(Agent* a, const char* url, uint8_t mode) {
 AgentResult deliver_report(Agent* a) {
   AgentState& st = a->st;
   if (!st.report_state[0]) return kAgentIdle;
-  if (!post_status(a, st.report_state, st.report_version, st.report_detail)) return kAgentRetry;
+  if (!post_status(a, st.report_state, st.report_version, st.report_detail))
+    return retry_later(a, "status report: server unreachable");
   st.report_state[0] = 0;
   if (state_save(a) != kStatusOk) log_line(a, kLogError, "cannot save the state");
   return kAgentIdle;
@@ -572,7 +580,7 @@ AgentResult agent_boot(Agent* a) {
     if (rc == 0) {
       if (f->mark_valid(f->ctx) != 0) {
         log_line(a, kLogError, "cannot confirm the new image");
-        return kAgentRetry;
+        return retry_later(a, "cannot confirm the new image");
       }
       confirm(a);
       return kAgentIdle;
@@ -623,7 +631,7 @@ AgentResult agent_boot(Agent* a) {
       f->rollback(f->ctx);
       return restart(a);
     }
-    if (f->mark_valid(f->ctx) != 0) return kAgentRetry;
+    if (f->mark_valid(f->ctx) != 0) return retry_later(a, "cannot confirm the running image");
   }
   return kAgentIdle;
 }
@@ -631,13 +639,14 @@ AgentResult agent_boot(Agent* a) {
 AgentResult agent_poll(Agent* a) {
   if (a->restarting) return kAgentRestart;
   a->legacy = 0;
+  a->last_detail[0] = 0;
   if (deliver_report(a) == kAgentRetry) return kAgentRetry;
 
   // Check in with a fresh nonce.
   show(a, "checking", a->running_version);
   if (a->ports.system->random(a->ports.system->ctx, a->nonce, kNonceSize) != 0) {
     log_line(a, kLogError, "no random numbers");
-    return kAgentRetry;
+    return retry_later(a, "no random numbers");
   }
   char body[192];
   Text b = {body, sizeof(body), 0};
@@ -655,19 +664,19 @@ AgentResult agent_poll(Agent* a) {
   if (http(a, "POST", a->path, body, kHttpCollect, 0) != 0) {
     log_line(a, kLogWarn, "check-in failed: server unreachable");
     show(a, "offline", "");
-    return kAgentRetry;
+    return retry_later(a, "check-in: server unreachable");
   }
   if (!http_ok(a)) {
     log_line(a, kLogWarn, "check-in refused: ", (const char*)a->cfg.record_buffer);
     show(a, "refused", "");
-    return kAgentRetry;
+    return retry_later(a, "check-in refused by the server");
   }
   const char* json = (const char*)a->cfg.record_buffer;
   size_t json_len = a->resp_len;
   bool update = false;
   if (json_get_bool(json, json_len, "update", &update) != kStatusOk) {
     log_line(a, kLogError, "check-in answer is malformed");
-    return kAgentRetry;
+    return retry_later(a, "check-in answer is malformed");
   }
   if (!update) {
     if (a->in_update) abandon_download(a);
@@ -686,7 +695,7 @@ AgentResult agent_poll(Agent* a) {
       json_get_string(json, json_len, "download_url", a->url, sizeof(a->url), &url_len) != kStatusOk ||
       url_len == 0 || a->url[0] != '/') {
     log_line(a, kLogError, "check-in answer is malformed");
-    return kAgentRetry;
+    return retry_later(a, "check-in answer is malformed");
   }
   a->manifest_len = (uint32_t)(hex_len / 2);
 
@@ -724,7 +733,8 @@ AgentResult agent_poll(Agent* a) {
   s = download(a, a->url, kHttpStream);
   if (s == kStatusTransportError) {
     show(a, "offline", "download interrupted");
-    return kAgentRetry;  // the decoders keep their state for the next poll
+    // The decoders keep their state for the next poll.
+    return retry_later(a, "download interrupted: the link keeps failing");
   }
   if (s != kStatusDone) return fail_update(a, s, "download");
   if (m.payload_type == kPayloadPatch) {
@@ -815,6 +825,7 @@ AgentResult agent_poll_legacy(Agent* a) {
   if (a->restarting) return kAgentRestart;
   if (!a->ports.staging) return kAgentFailed;
   a->legacy = 1;
+  a->last_detail[0] = 0;
   a->manifest.to_version.len = 0;
   AgentState& st = a->st;
   if (st.report_state[0]) {  // the original endpoints take no reports
@@ -830,14 +841,14 @@ AgentResult agent_poll_legacy(Agent* a) {
   add_query_value(&p, a->running_version);
   if (http(a, "GET", a->path, nullptr, kHttpCollect, 0) != 0 || !http_ok(a)) {
     show(a, "offline", "");
-    return kAgentRetry;
+    return retry_later(a, "check_update: server unreachable or refused");
   }
   const char* json = (const char*)a->cfg.record_buffer;
   size_t json_len = a->resp_len;
   bool update = false;
   if (json_get_bool(json, json_len, "update_available", &update) != kStatusOk) {
     log_line(a, kLogError, "check_update answer is malformed");
-    return kAgentRetry;
+    return retry_later(a, "check_update answer is malformed");
   }
   if (!update) {
     show(a, "idle", a->running_version);
@@ -853,7 +864,7 @@ AgentResult agent_poll_legacy(Agent* a) {
       json_get_string(json, json_len, "signature_url", sig_url, sizeof(sig_url), &n) != kStatusOk ||
       sig_url[0] != '/') {
     log_line(a, kLogError, "check_update answer is malformed");
-    return kAgentRetry;
+    return retry_later(a, "check_update answer is malformed");
   }
   if (str_eq(version, st.legacy_blocked)) {
     show(a, "idle", "release rolled back before: not installed again");
@@ -864,7 +875,8 @@ AgentResult agent_poll_legacy(Agent* a) {
   show(a, "downloading", version);
 
   // The detached signature (DER, at most 72 bytes).
-  if (http(a, "GET", sig_url, nullptr, kHttpCollect, 0) != 0 || !http_ok(a)) return kAgentRetry;
+  if (http(a, "GET", sig_url, nullptr, kHttpCollect, 0) != 0 || !http_ok(a))
+    return retry_later(a, "signature download failed");
   if (a->resp_len < 8 || a->resp_len > kMaxSignatureSize) return legacy_fail(a, kStatusBadResponse, "signature");
   memcpy(a->signature, a->cfg.record_buffer, a->resp_len);
   a->signature_len = a->resp_len;
@@ -878,18 +890,18 @@ AgentResult agent_poll_legacy(Agent* a) {
   const StagingPort* sp = a->ports.staging;
   uint32_t staged = 0;
   if (!str_eq(key, st.legacy_staged) || sp->size(sp->ctx, &staged) != 0) {
-    if (sp->clear(sp->ctx) != 0) return kAgentRetry;
+    if (sp->clear(sp->ctx) != 0) return retry_later(a, "cannot clear the staging file");
     copy_str(st.legacy_staged, sizeof(st.legacy_staged), key);
     st.legacy_total = 0;
     staged = 0;
-    if (state_save(a) != kStatusOk) return kAgentRetry;
+    if (state_save(a) != kStatusOk) return retry_later(a, "cannot save the state");
   }
   if (st.legacy_total > 0 && staged > st.legacy_total) return legacy_fail(a, kStatusTrailingData, "staged patch");
   a->stream_pos = staged;
   uint32_t known_total = st.legacy_total;
   Status s = download(a, a->url, kHttpStage);
   if (st.legacy_total != known_total) state_save(a);
-  if (s == kStatusTransportError) return kAgentRetry;
+  if (s == kStatusTransportError) return retry_later(a, "download interrupted: the link keeps failing");
   if (s != kStatusDone) return legacy_fail(a, s, "download");
 
   // Pass 1: decrypt everything, check the chain and the detached signature
