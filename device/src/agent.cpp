@@ -153,7 +153,8 @@ int http_data(void* ctx, const uint8_t* data, size_t len) {
   if (!ok_status && a->http_mode != kHttpCollect) return 0;
   if (a->http_mode == kHttpCollect) {
     // Small answers (JSON, a signature) and error bodies: kept in the
-    // record buffer, which no download is using at that moment.
+    // record buffer, free between downloads (a download kept in RAM for the
+    // next poll holds no partial record: see agent_poll).
     uint32_t room = a->cfg.record_buffer_size - 1 - a->resp_len;
     if (len > room) {
       if (a->http_mode == kHttpCollect && ok_status) return -1;  // an answer we cannot hold
@@ -725,6 +726,7 @@ AgentResult agent_poll(Agent* a) {
   s = start_download(a, key);
   memset(key, 0, sizeof(key));
   if (s != kStatusOk) return fail_update(a, s, "starting the download");
+  a->stats.stream_size = m.stream_size;
   if (fresh) {
     show(a, "downloading", version);
     post_status(a, "downloading", version, a->stream_pos ? "resumed after a reset" : "");
@@ -732,6 +734,10 @@ AgentResult agent_poll(Agent* a) {
 
   s = download(a, a->url, kHttpStream);
   if (s == kStatusTransportError) {
+    // The next poll's check-in answer is read into the record buffer: give
+    // up the part of a record received so far (at most one record comes
+    // again), keeping every whole record and the decoders' state.
+    a->stream_pos -= record_decoder_drop_partial(&a->rec);
     show(a, "offline", "download interrupted");
     // The decoders keep their state for the next poll.
     return retry_later(a, "download interrupted: the link keeps failing");

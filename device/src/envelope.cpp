@@ -304,6 +304,14 @@ Status record_decoder_feed(RecordDecoder* d, const uint8_t* data, size_t n) {
   return d->status;
 }
 
+uint32_t record_decoder_drop_partial(RecordDecoder* d) {
+  if (!d || d->status != kStatusOk) return 0;
+  uint32_t dropped = d->fill;
+  if (d->buf) wipe(d->buf, d->fill);
+  d->fill = 0;
+  return dropped;
+}
+
 Status record_decoder_finish(RecordDecoder* d) {
   if (!d) return kStatusBadArgument;
   if (d->status == kStatusOk) return fail(d, kStatusTruncated);

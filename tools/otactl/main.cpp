@@ -1,6 +1,6 @@
 // otactl: the admin command line over ota-server's API.
 //
-//   otactl [--server URL] [--token T] [--json] COMMAND ...
+//   otactl [--server URL] [--token T] [--cacert CA.pem] [--json] COMMAND ...
 //     firmware upload VERSION FILE
 //     firmware list
 //     device add ID --out DIR [--product P] [--ca CA.pem]
@@ -10,7 +10,8 @@
 //     status
 //
 // --server / OTA_SERVER (default http://127.0.0.1:8000), --token /
-// OTA_ADMIN_TOKEN. Exit status: 0 success, 1 the server refused or could
+// OTA_ADMIN_TOKEN, --cacert / OTA_CACERT (the CA of an https server with a
+// private certificate authority). Exit status: 0 success, 1 the server refused or could
 // not be reached (one line on stderr, with the server's error code), 2 usage.
 #include <curl/curl.h>
 #include <unistd.h>
@@ -39,6 +40,7 @@ struct UsageError : std::runtime_error {
 struct Options {
   std::string server = "http://127.0.0.1:8000";
   std::string token;
+  std::string cacert;  // CA that signs an https server's certificate (else the system's)
   bool json = false;
   std::vector<std::string> args;
 };
@@ -82,6 +84,10 @@ class Client {
     curl_slist* headers = nullptr;
     if (!o_.token.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + o_.token).c_str());
     if (!content_type.empty()) headers = curl_slist_append(headers, ("Content-Type: " + content_type).c_str());
+    // No "Expect: 100-continue": the server answers the request as a whole,
+    // and libcurl would wait a second before sending a large upload.
+    headers = curl_slist_append(headers, "Expect:");
+    if (!o_.cacert.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, o_.cacert.c_str());
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     if (method == "POST") {
       curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
@@ -267,16 +273,17 @@ int main(int argc, char** argv) {
   Options o;
   if (const char* s = std::getenv("OTA_SERVER"); s && *s) o.server = s;
   if (const char* t = std::getenv("OTA_ADMIN_TOKEN"); t && *t) o.token = t;
+  if (const char* ca = std::getenv("OTA_CACERT"); ca && *ca) o.cacert = ca;
   try {
     for (int i = 1; i < argc; ++i) {
       std::string s = argv[i];
-      if (s == "--server" || s == "--token") {
+      if (s == "--server" || s == "--token" || s == "--cacert") {
         if (i + 1 >= argc) throw UsageError(s + " needs a value");
-        (s == "--server" ? o.server : o.token) = argv[++i];
+        (s == "--server" ? o.server : s == "--token" ? o.token : o.cacert) = argv[++i];
       } else if (s == "--json") {
         o.json = true;
       } else if (s == "-h" || s == "--help") {
-        throw UsageError("usage: otactl [--server URL] [--token T] [--json] "
+        throw UsageError("usage: otactl [--server URL] [--token T] [--cacert CA.pem] [--json] "
                          "firmware upload|list, device add|list|show, update assign, status");
       } else {
         o.args.push_back(s);

@@ -123,6 +123,12 @@ Status record_decoder_init_unanchored(RecordDecoder* d, const CryptoPort* crypto
 // matches and the sink accepted everything) or the first error.
 Status record_decoder_feed(RecordDecoder* d, const uint8_t* data, size_t n);
 
+// Forgets the bytes of a record received only in part (a transport that
+// stopped mid-record), so the stream continues at that record's first byte
+// and the record buffer is free meanwhile. Returns how many bytes were
+// dropped (the caller's stream offset goes back by as many).
+uint32_t record_decoder_drop_partial(RecordDecoder* d);
+
 // At the end of the transport: kStatusDone, kStatusTruncated or the error.
 Status record_decoder_finish(RecordDecoder* d);
 

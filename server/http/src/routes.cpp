@@ -255,8 +255,11 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
   r->http_get("/get_patch/:old/:new/:device_id", guarded([&ctx](const Request& req, auto params) {
                 std::string device = param(params, "device_id");
                 Bytes key = ctx.devices.device_key(device);
-                return reply_bytes(req, ctx.patches.encrypted_for_device(param(params, "old"),
-                                                                         param(params, "new"), device, key));
+                // Ranged like the versioned download: a client continuing a
+                // staged download gets only the bytes it lacks (the stream
+                // is stored, so every request sees the same bytes).
+                return reply_ranged(req, ctx.patches.encrypted_for_device(param(params, "old"),
+                                                                          param(params, "new"), device, key));
               }));
   r->http_get("/get_signature/:old/:new", guarded([&ctx](const Request& req, auto params) {
                 return reply_bytes(req, ctx.patches.signature(param(params, "old"), param(params, "new")));
