@@ -177,9 +177,15 @@ class ServerProcess {
   std::string url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(port_) + path;
   }
+  // Ready when /healthz answers and this process has printed its start-up
+  // lines: the server answers (on its I/O threads) a moment before its main
+  // thread prints, and the port may even be another test's server that
+  // took it after free_loopback_port() released it.
   bool wait_ready() {
     for (int i = 0; i < 200; ++i) {
-      if (http_get(url("/healthz")).status == 200) return true;
+      if (http_get(url("/healthz")).status == 200 &&
+          output().find("ota-server listening on") != std::string::npos)
+        return true;
       if (exited()) return false;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
