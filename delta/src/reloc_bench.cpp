@@ -1,0 +1,143 @@
+// ota-reloc-bench: the shipped-map firmware-aware delta (issue #7) against
+// the plain engine on every consecutive pair of the corpus, beside
+// HDiffPatch+LZMA2 (BASELINES.tsv). Used by bench/reloc-bench.sh.
+//
+// usage: ota-reloc-bench CORPUS_DIR [--refine N] [--jobs N] [--pairs N]
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ota/delta/patch_encoder.h"
+#include "ota/delta/reloc_encoder.h"
+
+namespace {
+
+std::vector<std::vector<std::string>> read_tsv(const std::string& path) {
+  std::vector<std::vector<std::string>> rows;
+  std::ifstream f(path);
+  std::string line;
+  while (std::getline(f, line)) {
+    std::vector<std::string> cols;
+    std::stringstream ss(line);
+    std::string c;
+    while (std::getline(ss, c, '\t')) cols.push_back(c);
+    rows.push_back(cols);
+  }
+  return rows;
+}
+
+std::vector<uint8_t> read_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), {});
+}
+
+struct Pair {
+  std::string series, a, b;
+  long hdiffz = 0;
+  size_t plain = 0;
+  ota::delta::RelocPatchSizes reloc;
+  double seconds = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: ota-reloc-bench CORPUS_DIR [--refine N] [--jobs N] [--pairs N]\n");
+    return 2;
+  }
+  std::string corpus = argv[1];
+  int refine = 0, jobs = 1;
+  size_t max_pairs = SIZE_MAX;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--refine")) refine = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--jobs")) jobs = std::max(1, std::atoi(argv[i + 1]));
+    else if (!std::strcmp(argv[i], "--pairs")) max_pairs = std::strtoul(argv[i + 1], nullptr, 10);
+    else {
+      std::fprintf(stderr, "ota-reloc-bench: unknown option %s\n", argv[i]);
+      return 2;
+    }
+  }
+  auto manifest = read_tsv(corpus + "/MANIFEST.tsv");
+  if (manifest.size() < 2) {
+    std::fprintf(stderr, "ota-reloc-bench: no MANIFEST.tsv in %s\n", corpus.c_str());
+    return 1;
+  }
+  std::map<std::string, long> hdiffz;
+  auto base = read_tsv(corpus + "/BASELINES.tsv");
+  size_t hcol = 0;
+  if (!base.empty())
+    for (size_t k = 0; k < base[0].size(); ++k)
+      if (base[0][k] == "hdiffpatch_lzma2") hcol = k;
+  for (size_t r = 1; r < base.size(); ++r)
+    if (hcol && base[r].size() > hcol) hdiffz[base[r][0] + "/" + base[r][1] + "/" + base[r][2]] = std::atol(base[r][hcol].c_str());
+  std::vector<Pair> pairs;
+  for (size_t r = 2; r < manifest.size(); ++r)
+    if (manifest[r][0] == manifest[r - 1][0])
+      pairs.push_back({manifest[r][0], manifest[r - 1][1], manifest[r][1], 0, 0, {}, 0});
+  if (pairs.size() > max_pairs) pairs.resize(max_pairs);
+  for (auto& p : pairs) p.hdiffz = hdiffz[p.series + "/" + p.a + "/" + p.b];
+
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next++) < pairs.size();) {
+      Pair& p = pairs[i];
+      auto t0 = std::chrono::steady_clock::now();
+      auto o = read_bytes(corpus + "/" + p.series + "/" + p.a + ".bin");
+      auto n = read_bytes(corpus + "/" + p.series + "/" + p.b + ".bin");
+      p.plain = ota::delta::make_patch(o, n).size();
+      p.reloc = ota::delta::measure_reloc_patch(o, n, refine);
+      p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+  };
+  std::vector<std::thread> th;
+  for (int j = 0; j < jobs; ++j) th.emplace_back(work);
+  for (auto& t : th) t.join();
+
+  std::printf("# shipped map (map%s from the matcher's matches), T block-local 4 KiB; sizes in bytes\n",
+              refine ? " refined" : "0");
+  std::printf("%-22s %-10s %-10s %9s %9s %7s %8s %9s %9s %7s %5s\n", "series", "old", "new", "plain",
+              "reloc", "map", "regions", "hdiffz", "x_hdiffz", "x_plain", "s");
+  struct Sum {
+    long plain = 0, reloc = 0, map = 0, hdiffz = 0;
+  };
+  std::map<std::string, Sum> per;
+  std::vector<std::string> order;
+  Sum all;
+  for (const Pair& p : pairs) {
+    long rel = long(p.reloc.total());
+    std::printf("%-22s %-10s %-10s %9zu %9ld %7zu %8u %9ld %9.3f %7.3f %5.1f\n", p.series.c_str(),
+                p.a.c_str(), p.b.c_str(), p.plain, rel, p.reloc.map_lzma, p.reloc.regions, p.hdiffz,
+                p.hdiffz ? double(rel) / p.hdiffz : 0.0, double(rel) / p.plain, p.seconds);
+    if (!per.count(p.series)) order.push_back(p.series);
+    for (Sum* s : {&per[p.series], &all}) {
+      s->plain += long(p.plain);
+      s->reloc += rel;
+      s->map += long(p.reloc.map_lzma);
+      s->hdiffz += p.hdiffz;
+    }
+  }
+  std::printf("\n%-22s %9s %9s %7s %9s %9s %9s %7s\n", "series", "pairs", "plain", "reloc", "map",
+              "hdiffz", "x_hdiffz", "x_plain");
+  auto row = [](const char* name, size_t n, const Sum& s) {
+    std::printf("%-22s %9zu %9ld %9ld %7ld %9ld %9.3f %7.3f\n", name, n, s.plain, s.reloc, s.map,
+                s.hdiffz, s.hdiffz ? double(s.reloc) / s.hdiffz : 0.0, double(s.reloc) / s.plain);
+  };
+  for (const auto& name : order) {
+    size_t n = 0;
+    for (const Pair& p : pairs) n += p.series == name;
+    row(name.c_str(), n, per[name]);
+  }
+  row("total", pairs.size(), all);
+  std::printf("plain total x hdiffz: %.3f\n", all.hdiffz ? double(all.plain) / all.hdiffz : 0.0);
+  return 0;
+}
