@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "ota/delta/lzma_compress.h"
+#include "ota/delta/sha256.h"
 
 namespace ota::delta {
 
@@ -179,6 +180,57 @@ RelocPatchSizes measure_reloc_patch(std::span<const uint8_t> old_image,
   r.map_lzma = lzma_compress_raw(ser, {options.dict_size, options.lc, options.lp, options.pb}).size();
   r.patch = patch_size_of_stream(old1, new_image, options);
   return r;
+}
+
+std::vector<uint8_t> reloc_side_data(uint16_t chip_id, const std::vector<RelocRegion>& map) {
+  std::vector<uint8_t> side{uint8_t(chip_id), uint8_t(chip_id >> 8)};
+  std::vector<uint8_t> ser = serialize_reloc_map(map);
+  side.insert(side.end(), ser.begin(), ser.end());
+  return side;
+}
+
+std::vector<uint8_t> make_reloc_patch(std::span<const uint8_t> old_image,
+                                      std::span<const uint8_t> new_image,
+                                      const EncodeOptions& options, int refine) {
+  auto ol = reloc_layout(old_image), nl = reloc_layout(new_image);
+  if (!ol || !nl || !reloc_applicable(*ol, *nl) || ol->image_size > old_image.size()) return {};
+  std::vector<RelocRegion> map =
+      estimate_reloc_map(*ol, *nl, match_images(old_image, new_image, options.match));
+  std::vector<uint8_t> old1;
+  for (int i = 0; i < refine; ++i) {
+    old1 = reloc_transform_image(old_image, *ol, map);
+    map = estimate_reloc_map(*ol, *nl, match_images(old1, new_image, options.match));
+  }
+  if (map.empty()) return {};
+  old1 = reloc_transform_image(old_image, *ol, map);
+  std::vector<uint8_t> side = reloc_side_data(ol->chip_id, map);
+  uint32_t units = uint32_t((map.size() + kRelocCapacityUnit - 1) / kRelocCapacityUnit);
+  if (side.size() > kRelocSideMax || units > 255) return {};
+  // The plain patch of T(old) -> new, then the header names OLD itself and
+  // the transform, and the side data goes between header and payload.
+  std::vector<uint8_t> inner = make_patch(old1, new_image, options);
+  PatchHeader h;
+  if (patch_header_parse(inner.data(), &h) != kStatusOk) throw std::runtime_error("patch header");
+  h.transform = kTransformReloc;
+  h.transform_version = kTransformRelocVersion;
+  h.side_size = uint32_t(side.size());
+  h.map_capacity = uint8_t(units);
+  Digest od = sha256(old_image);
+  std::memcpy(h.old_sha256, od.data(), 32);
+  std::vector<uint8_t> patch(kPatchHeaderSize);
+  patch_header_write(h, patch.data());
+  patch.insert(patch.end(), side.begin(), side.end());
+  patch.insert(patch.end(), inner.begin() + kPatchHeaderSize, inner.end());
+  return patch;
+}
+
+std::vector<uint8_t> make_patch_auto(std::span<const uint8_t> old_image,
+                                     std::span<const uint8_t> new_image,
+                                     const EncodeOptions& options) {
+  std::vector<uint8_t> plain = make_patch(old_image, new_image, options);
+  std::vector<uint8_t> reloc = make_reloc_patch(old_image, new_image, options);
+  if (!reloc.empty() && reloc.size() < plain.size()) return reloc;
+  return plain;
 }
 
 }  // namespace ota::delta

@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "ota/reloc.h"
+
 namespace ota {
 
 namespace {
@@ -14,7 +16,48 @@ enum Phase : uint8_t {
   kPhasePayload = 1,
   kPhaseComplete = 2,  // all payload consumed and verified
   kPhaseFailed = 3,
+  kPhaseSide = 4,      // transform side data
 };
+
+static_assert(kTransformRelocVersion == kRelocTransformVersion, "format and T agree");
+
+// Workspace areas of kTransformReloc, from reloc_off: OLD's segment table,
+// the regions (12 bytes each), then (not part of a checkpoint) the context
+// in an 8-byte-aligned slot, the T(OLD) block and the raw block.
+constexpr uint32_t kLayoutBytes = (uint32_t)((sizeof(RelocImageLayout) + 3u) & ~(size_t)3u);
+constexpr uint32_t kContextSlot = (uint32_t)sizeof(RelocContext) + 8u;
+static_assert(sizeof(RelocRegion) == kRelocRegionBytes, "region size");
+static_assert(kLayoutBytes + kContextSlot <= kRelocFixedBytes, "fixed reloc area");
+
+RelocImageLayout* reloc_layout_of(PatchDecoder* d) {
+  return (RelocImageLayout*)(d->workspace + d->reloc_off);
+}
+RelocRegion* reloc_regions_of(PatchDecoder* d) {
+  return (RelocRegion*)(d->workspace + d->reloc_off + kLayoutBytes);
+}
+uint32_t reloc_tail_off(const PatchDecoder* d) {
+  return d->reloc_off + kLayoutBytes + patch_reloc_map_bytes(patch_reloc_max_regions(d->header));
+}
+RelocContext* reloc_context_of(PatchDecoder* d) {
+  uintptr_t p = (uintptr_t)(d->workspace + reloc_tail_off(d));
+  p = (p + 7u) & ~(uintptr_t)7u;
+  return (RelocContext*)p;
+}
+uint8_t* reloc_cache_of(PatchDecoder* d) {
+  return d->workspace + reloc_tail_off(d) + kContextSlot;
+}
+
+// Where the transform's areas start: after the codec's (4-byte aligned).
+uint32_t reloc_off_for(const PatchHeader& h) {
+  return patch_codec_workspace_size(h) - kRelocFixedBytes - kRelocCacheBytes -
+         patch_reloc_map_bytes(patch_reloc_max_regions(h));
+}
+
+int reloc_read_old(void* ctx, uint32_t offset, uint8_t* buf, uint32_t len) {
+  PatchDecoder* d = (PatchDecoder*)ctx;
+  if ((uint64_t)offset + len > d->header.old_size) return -1;
+  return d->io->read_old(d->io->ctx, offset, buf, len);
+}
 
 // Fields of one instruction record, in stream order (docs/format.md).
 enum RecordPhase : uint8_t {
@@ -122,6 +165,133 @@ Status accept_header(PatchDecoder* d) {
       return kStatusBadCodecParams;
   }
   d->old_buf_len = 0;
+  if (h.transform == kTransformReloc) {
+    d->reloc_off = reloc_off_for(h);
+    d->side_prev_end = 0;
+    d->side_prev_delta = 0;
+  }
+  return kStatusOk;
+}
+
+// Sets up T once the whole map is in: OLD's segment table read through
+// read_old, the chip named by the side data, every region inside one
+// segment of OLD, and the context T checks itself.
+Status reloc_setup(PatchDecoder* d) {
+  RelocImageLayout* l = reloc_layout_of(d);
+  Status s = reloc_read_layout(reloc_read_old, d, d->header.old_size, l);
+  if (s == kStatusReadError) return s;
+  if (s != kStatusOk) return kStatusTransformMismatch;
+  if (l->chip_id != d->side_chip || reloc_isa_for_chip(l->chip_id) == kRelocIsaNone ||
+      l->image_size > d->header.old_size)
+    return kStatusTransformMismatch;
+  const RelocRegion* r = reloc_regions_of(d);
+  for (uint32_t i = 0; i < d->region_count; ++i) {
+    bool inside = false;
+    for (uint32_t k = 0; k < l->segment_count && !inside; ++k) {
+      const RelocSegment& g = l->segments[k];
+      inside = r[i].old_start >= g.load_addr &&
+               (uint64_t)r[i].old_start + r[i].length <= (uint64_t)g.load_addr + g.length;
+    }
+    if (!inside) return kStatusTransformMismatch;
+  }
+  if (reloc_context_init(reloc_context_of(d), l, r, d->region_count, reloc_read_old, d) !=
+      kStatusOk)
+    return kStatusTransformMismatch;
+  d->cache_valid = 0;
+  d->reloc_ready = 1;
+  return kStatusOk;
+}
+
+// One byte of side data: chip id (2 bytes LE), then zig-zag varints.
+Status side_byte(PatchDecoder* d, uint8_t b) {
+  uint32_t at = d->side_done++;
+  if (at < 2) {
+    d->side_chip = (uint16_t)(d->side_chip | ((uint16_t)b << (8 * at)));
+    return kStatusOk;
+  }
+  // A field once the map is complete: bytes left over.
+  if (d->side_field > 0 && d->regions_done == d->region_count) return kStatusSideDataCorrupt;
+  if (d->side_shift > 28) return kStatusSideDataCorrupt;  // 5 bytes carry 35 bits
+  d->side_value |= (uint64_t)(b & 0x7F) << d->side_shift;
+  if (b & 0x80) {
+    d->side_shift = (uint8_t)(d->side_shift + 7);
+    return kStatusOk;
+  }
+  uint64_t z = d->side_value;
+  int64_t v = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+  d->side_value = 0;
+  d->side_shift = 0;
+  uint32_t f = d->side_field++;
+  if (f == 0) {
+    // Each region takes at least 3 bytes after the count.
+    if (v <= 0 || (uint64_t)v * 3u > d->header.side_size - d->side_done) return kStatusSideDataCorrupt;
+    // The header's map_capacity is what the workspace check covered.
+    if ((uint64_t)v > patch_reloc_max_regions(d->header)) return kStatusSideDataCorrupt;
+    d->region_count = (uint32_t)v;
+    return kStatusOk;
+  }
+  switch ((f - 1) % 3) {
+    case 0: {
+      int64_t start = d->side_prev_end + v;
+      if (start < 0 || start > (int64_t)UINT32_MAX) return kStatusSideDataCorrupt;
+      d->side_start = (uint32_t)start;
+      return kStatusOk;
+    }
+    case 1:
+      if (v <= 0 || (uint64_t)d->side_start + (uint64_t)v > (uint64_t)UINT32_MAX + 1u)
+        return kStatusSideDataCorrupt;
+      d->side_len = (uint32_t)v;
+      return kStatusOk;
+    default: {
+      int64_t delta = d->side_prev_delta + v;
+      if (delta < INT32_MIN || delta > INT32_MAX) return kStatusSideDataCorrupt;
+      RelocRegion* r = reloc_regions_of(d) + d->regions_done++;
+      r->old_start = d->side_start;
+      r->length = d->side_len;
+      r->delta = (int32_t)delta;
+      d->side_prev_end = (int64_t)d->side_start + d->side_len;
+      d->side_prev_delta = delta;
+      return kStatusOk;
+    }
+  }
+}
+
+Status feed_side(PatchDecoder* d, const uint8_t* data, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    Status s = side_byte(d, data[i]);
+    if (s != kStatusOk) return s;
+  }
+  if (d->side_done == d->header.side_size) {
+    // The map must end exactly with the side data.
+    if (d->side_field == 0 || d->side_shift != 0 || d->regions_done != d->region_count)
+      return kStatusSideDataCorrupt;
+    return reloc_setup(d);
+  }
+  return kStatusOk;
+}
+
+// T(OLD) of the 4 KiB block holding old_pos, into the cache.
+Status reloc_fill(PatchDecoder* d, uint32_t pos) {
+  uint32_t block = pos & ~(kRelocBlockSize - 1u);
+  if (d->cache_valid && d->cache_block == block) return kStatusOk;
+  d->cache_valid = 0;
+  uint8_t* out = reloc_cache_of(d);
+  uint8_t* raw = out + kRelocBlockSize;
+  uint32_t n = d->header.old_size - block;
+  if (n > kRelocBlockSize) n = kRelocBlockSize;
+  if (d->io->read_old(d->io->ctx, block, raw, n) != 0) return kStatusReadError;
+  const RelocImageLayout* l = reloc_layout_of(d);
+  uint32_t t = 0;
+  if (block < l->image_size) {
+    t = l->image_size - block;
+    if (t > n) t = n;
+    Status s = reloc_transform_block(reloc_context_of(d), block, raw, t, out);
+    if (s != kStatusOk) return s == kStatusReadError ? s : kStatusTransformMismatch;
+  }
+  memcpy(out + t, raw + t, n - t);
+  d->cache_block = block;
+  d->cache_len = n;
+  d->cache_valid = 1;
   return kStatusOk;
 }
 
@@ -142,6 +312,7 @@ Status varint_byte(PatchDecoder* d, uint8_t b, bool* complete) {
 // lie in the old image).
 Status load_old(PatchDecoder* d) {
   uint32_t pos = (uint32_t)d->old_pos;
+  if (d->header.transform == kTransformReloc) return reloc_fill(d, pos);
   if (d->old_buf_len != 0 && pos >= d->old_buf_at && pos - d->old_buf_at < d->old_buf_len)
     return kStatusOk;
   uint32_t n = d->header.old_size - pos;
@@ -206,11 +377,19 @@ Status parse_instructions(PatchDecoder* d, const uint8_t* p, size_t n) {
       case kRecAddBytes: {
         Status s = load_old(d);
         if (s != kStatusOk) return s;
-        uint32_t avail = d->old_buf_len - ((uint32_t)d->old_pos - d->old_buf_at);
+        const uint8_t* old;
+        uint32_t avail;
+        if (d->header.transform == kTransformReloc) {
+          uint32_t at = (uint32_t)d->old_pos - d->cache_block;
+          avail = d->cache_len - at;
+          old = reloc_cache_of(d) + at;
+        } else {
+          avail = d->old_buf_len - ((uint32_t)d->old_pos - d->old_buf_at);
+          old = d->old_buf + ((uint32_t)d->old_pos - d->old_buf_at);
+        }
         size_t take = n - i;
         if (take > d->add_left) take = d->add_left;
         if (take > avail) take = avail;
-        const uint8_t* old = d->old_buf + ((uint32_t)d->old_pos - d->old_buf_at);
         for (size_t k = 0; k < take; ++k) {
           s = emit(d, (uint8_t)(old[k] + p[i + k]));
           if (s != kStatusOk) return s;
@@ -323,7 +502,13 @@ Status patch_decoder_init(PatchDecoder* d, const PatchIo* io, void* workspace,
 }
 
 uint32_t patch_decoder_workspace_used(const PatchDecoder* d) {
-  if (!d || !d->header_ok || d->header.codec != kCodecLzma) return 0;
+  if (!d || !d->header_ok) return 0;
+  if (d->header.transform == kTransformReloc) {
+    // The codec's area, OLD's segment table and the regions; the context
+    // and the cache are rebuilt on rebind.
+    return d->reloc_off + kLayoutBytes + d->region_count * kRelocRegionBytes;  // the rest is rebuilt
+  }
+  if (d->header.codec != kCodecLzma) return 0;
   return lzma_workspace_used(&d->lzma);
 }
 
@@ -335,7 +520,8 @@ Status patch_decoder_rebind(PatchDecoder* d, const PatchIo* io, void* workspace,
   d->workspace_size = workspace_size;
   d->expect_old_sha256 = nullptr;
   d->expect_new_sha256 = nullptr;
-  bool live = d->phase == kPhaseHeader || d->phase == kPhasePayload || d->phase == kPhaseComplete;
+  bool live = d->phase == kPhaseHeader || d->phase == kPhasePayload || d->phase == kPhaseComplete ||
+              d->phase == kPhaseSide;
   bool ok = io && io->read_old && io->write_new && !has_hash(io) && !io->sha256_begin &&
             !d->hash_open && live && !status_is_error(d->status) &&
             d->header_len <= kPatchHeaderSize && d->out_len <= kPatchIoBufferSize &&
@@ -345,6 +531,17 @@ Status patch_decoder_rebind(PatchDecoder* d, const PatchIo* io, void* workspace,
     ok = patch_codec_workspace_size(d->header) <= workspace_size && d->new_pos <= d->header.new_size;
     if (ok && d->header.codec == kCodecLzma)
       ok = lzma_rebind(&d->lzma, workspace, workspace_size) == kLzmaOk;
+    if (ok && d->header.transform == kTransformReloc) {
+      d->cache_valid = 0;
+      ok = d->regions_done <= d->region_count && d->side_done <= d->header.side_size &&
+           d->region_count <= patch_reloc_max_regions(d->header) &&
+           d->reloc_off == reloc_off_for(d->header) &&
+           (uint64_t)reloc_tail_off(d) + kContextSlot + kRelocCacheBytes <= workspace_size;
+      if (ok && d->reloc_ready) {
+        d->reloc_ready = 0;
+        ok = reloc_setup(d) == kStatusOk;
+      }
+    }
   }
   if (!ok) {
     d->phase = kPhaseFailed;
@@ -379,6 +576,17 @@ Status patch_decoder_feed(PatchDecoder* d, const uint8_t* data, size_t n) {
     if (d->header_len < kPatchHeaderSize) return kStatusOk;
     Status s = accept_header(d);
     if (s != kStatusOk) return fail(d, s);
+    d->phase = d->header.side_size ? kPhaseSide : kPhasePayload;
+  }
+
+  if (d->phase == kPhaseSide) {
+    uint32_t left = d->header.side_size - d->side_done;
+    size_t take = n < left ? n : left;
+    Status s = feed_side(d, data, take);
+    if (s != kStatusOk) return fail(d, s);
+    data += take;
+    n -= take;
+    if (d->side_done < d->header.side_size) return kStatusOk;
     d->phase = kPhasePayload;
   }
 

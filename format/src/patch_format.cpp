@@ -64,7 +64,7 @@ void patch_header_write(const PatchHeader& h, uint8_t* out) {
   out[kOffLc] = h.lzma_lc;
   out[kOffLp] = h.lzma_lp;
   out[kOffPb] = h.lzma_pb;
-  out[kOffReserved] = 0;
+  out[kOffReserved] = h.map_capacity;
   store_le32(out + kOffDict, h.dict_size);
   store_le32(out + kOffOldSize, h.old_size);
   store_le32(out + kOffNewSize, h.new_size);
@@ -88,6 +88,7 @@ Status patch_header_parse(const uint8_t* in, PatchHeader* h) {
   p.lzma_lc = in[kOffLc];
   p.lzma_lp = in[kOffLp];
   p.lzma_pb = in[kOffPb];
+  p.map_capacity = in[kOffReserved];
   p.dict_size = load_le32(in + kOffDict);
   p.old_size = load_le32(in + kOffOldSize);
   p.new_size = load_le32(in + kOffNewSize);
@@ -99,10 +100,20 @@ Status patch_header_parse(const uint8_t* in, PatchHeader* h) {
 
   if (p.format_version != kPatchFormatVersion) return kStatusUnsupportedVersion;
   if (p.flags != 0) return kStatusUnsupportedFlags;
-  if (in[kOffReserved] != 0) return kStatusUnsupportedFlags;
-  if (p.transform != kTransformNone || p.transform_version != 0) return kStatusUnsupportedTransform;
-  // Version 1 has no transform, hence no side data.
-  if (p.side_size != 0) return kStatusBadSizes;
+  // Byte 15 is reserved (0) except under kTransformReloc (map_capacity).
+  if (in[kOffReserved] != 0 && p.transform != kTransformReloc) return kStatusUnsupportedFlags;
+  if (p.transform == kTransformNone) {
+    if (p.transform_version != 0) return kStatusUnsupportedTransform;
+    if (p.map_capacity != 0) return kStatusUnsupportedFlags;
+    // No transform, no side data.
+    if (p.side_size != 0) return kStatusBadSizes;
+  } else if (p.transform == kTransformReloc) {
+    if (p.transform_version != kTransformRelocVersion) return kStatusUnsupportedTransform;
+    if (p.side_size < kRelocSideMin || p.side_size > kRelocSideMax) return kStatusBadSizes;
+    if (p.map_capacity == 0) return kStatusBadSizes;
+  } else {
+    return kStatusUnsupportedTransform;
+  }
   Status s = check_codec(p);
   if (s != kStatusOk) return s;
   // An empty new image needs no instructions; any other needs at least one.
@@ -112,10 +123,16 @@ Status patch_header_parse(const uint8_t* in, PatchHeader* h) {
 }
 
 uint32_t patch_codec_workspace_size(const PatchHeader& h) {
-  if (h.codec != kCodecLzma) return 0;
-  // LZMA probability model: 1846 fixed + 0x300 per literal context, 16-bit each.
-  uint32_t probs = 1846u + (0x300u << (h.lzma_lc + h.lzma_lp));
-  return probs * 2u + h.dict_size;
+  uint32_t n = 0;
+  if (h.codec == kCodecLzma) {
+    // LZMA probability model: 1846 fixed + 0x300 per literal context, 16-bit each.
+    uint32_t probs = 1846u + (0x300u << (h.lzma_lc + h.lzma_lp));
+    n = probs * 2u + h.dict_size;
+  }
+  if (h.transform == kTransformReloc)
+    n = ((n + 3u) & ~3u) +  // the transform's areas start 4-byte aligned
+        kRelocFixedBytes + kRelocCacheBytes + patch_reloc_map_bytes(patch_reloc_max_regions(h));
+  return n;
 }
 
 }  // namespace ota

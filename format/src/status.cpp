@@ -11,6 +11,8 @@ const char* status_message(Status s) {
     case kStatusUnsupportedVersion: return "unsupported patch format version";
     case kStatusUnsupportedCodec: return "unknown codec";
     case kStatusUnsupportedTransform: return "unknown transform or transform version";
+    case kStatusSideDataCorrupt: return "corrupt transform side data";
+    case kStatusTransformMismatch: return "transform side data does not fit the old image";
     case kStatusUnsupportedFlags: return "unknown header flags";
     case kStatusBadCodecParams: return "invalid codec parameters";
     case kStatusBadSizes: return "inconsistent sizes in patch header";

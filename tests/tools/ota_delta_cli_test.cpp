@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -75,10 +76,40 @@ TEST_F(OtaDeltaCli, DiffApplyInfo) {
   ASSERT_EQ(i.exit_code, 0);
   EXPECT_NE(i.out.find("codec           lzma (lc=1 lp=0 pb=0, dictionary 16384 bytes)"),
             std::string::npos) << i.out;
+  EXPECT_NE(i.out.find("transform       none"), std::string::npos) << i.out;
   CliRun j = run("info --json " + p("p.otad"));
   ASSERT_EQ(j.exit_code, 0);
   EXPECT_NE(j.out.find("\"device_ram\":"), std::string::npos);
   EXPECT_NE(j.out.find("\"complete\":\"yes\""), std::string::npos);
+}
+
+// Two ESP app images of one chip: firmware-aware by default, plain with
+// --plain; other inputs stay plain (DiffApplyInfo's synthetic images).
+TEST_F(OtaDeltaCli, FirmwareAwareByDefaultAndPlainByFlag) {
+  auto corpus = test::corpus_dir();
+  if (!corpus) GTEST_SKIP() << "no corpus: set OTA_CORPUS or place ../shared/corpus beside the repo";
+  std::optional<test::CorpusPair> pair;
+  for (const auto& c : test::corpus_pairs(*corpus))
+    if (c.series == "awtrix3-ulanzi-tc001" && c.old_version == "0.86") pair = c;
+  if (!pair) GTEST_SKIP() << "pair not in the corpus";
+  std::string o = "'" + pair->old_path.string() + "'", n = "'" + pair->new_path.string() + "'";
+  auto new_image = test::read_file(pair->new_path);
+  ASSERT_EQ(run("diff " + o + " " + n + " " + p("r.otad")).exit_code, 0);
+  ASSERT_EQ(run("diff --plain " + o + " " + n + " " + p("q.otad")).exit_code, 0);
+  CliRun ri = run("info " + p("r.otad"));
+  EXPECT_NE(ri.out.find("transform       reloc v1 (chip 0), side data "), std::string::npos) << ri.out;
+  EXPECT_NE(run("info --json " + p("r.otad")).out.find("\"transform\":1,\"transform_version\":1,\"side_size\":"),
+            std::string::npos);
+  EXPECT_NE(run("info " + p("q.otad")).out.find("transform       none"), std::string::npos);
+  EXPECT_LT(fs::file_size(dir_ / "r.otad"), fs::file_size(dir_ / "q.otad"));
+  for (const char* f : {"r.otad", "q.otad"}) {
+    ASSERT_EQ(run("apply " + o + " " + p(f) + " " + p("out.bin")).exit_code, 0) << f;
+    EXPECT_EQ(test::read_file(dir_ / "out.bin"), new_image);
+  }
+  // The plain patch fits 32 KiB of device RAM; the firmware-aware one does not.
+  ASSERT_EQ(run("apply --ram 32768 " + o + " " + p("q.otad") + " " + p("out.bin")).exit_code, 0);
+  expect_clean_failure(run("apply --ram 32768 " + o + " " + p("r.otad") + " " + p("o32.bin")),
+                       "more RAM", "o32.bin");
 }
 
 TEST_F(OtaDeltaCli, CodecAndDictionaryOptions) {

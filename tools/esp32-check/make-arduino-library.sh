@@ -32,8 +32,9 @@ cp "$ROOT/device/ports/mbedtls/crypto_mbedtls.h" "$LIB/src/"
 cp "$ROOT"/format/include/ota/*.h "$ROOT"/device/include/ota/*.h "$LIB/src/ota/"
 cp "$ROOT"/device/ports/esp32/include/ota/esp32/*.h "$LIB/src/ota/esp32/"
 cp "$ROOT"/format/src/*.cpp "$LIB/src/core/format/"
-cp "$ROOT"/device/src/*.cpp "$ROOT"/device/src/*.h "$LIB/src/core/device/"
-cp "$ROOT"/device/src/lzma/*.cpp "$LIB/src/core/device/lzma/"
+# The whole core tree (device/src has subfolders: lzma/, reloc/, ...);
+# Arduino compiles src/ recursively.
+cp -R "$ROOT"/device/src/. "$LIB/src/core/device/"
 cp "$ROOT/device/ports/mbedtls/crypto_mbedtls.cpp" "$LIB/src/ports/mbedtls/"
 cp "$ROOT"/device/ports/esp32/src/*.cpp "$ROOT"/device/ports/esp32/src/*.h "$LIB/src/ports/esp32/"
 

@@ -19,6 +19,7 @@
 #include "ota/delta/bsdiff40.h"
 #include "ota/delta/patch_apply.h"
 #include "ota/delta/patch_encoder.h"
+#include "ota/delta/reloc_encoder.h"
 #include "ota/delta/sha256.h"
 
 namespace {
@@ -28,7 +29,7 @@ using ota::delta::to_hex;
 constexpr const char* kUsage =
     "usage:\n"
     "  ota-delta diff OLD NEW PATCH [--codec lzma|none] [--dict BYTES] [--lc N] [--lp N] [--pb N]\n"
-    "                               [--format ota|bsdiff40]\n"
+    "                               [--format ota|bsdiff40] [--plain]\n"
     "  ota-delta apply OLD PATCH OUT [--ram BYTES]\n"
     "  ota-delta info PATCH [--json]\n";
 
@@ -124,12 +125,16 @@ Args parse_args(int argc, char** argv, int first, std::initializer_list<const ch
 }
 
 int cmd_diff(int argc, char** argv) {
-  Args a = parse_args(argc, argv, 2, {"--codec", "--dict", "--lc", "--lp", "--pb", "--format"}, {});
+  Args a = parse_args(argc, argv, 2, {"--codec", "--dict", "--lc", "--lp", "--pb", "--format"},
+                      {"--plain"});
   if (a.pos.size() != 3) throw UsageError("diff needs OLD NEW PATCH");
   ota::delta::EncodeOptions opt;
   std::string format = "ota";
+  bool plain = false;
   for (auto& [k, v] : a.flags) {
-    if (k == "--codec") {
+    if (k == "--plain") {
+      plain = true;
+    } else if (k == "--codec") {
       if (v == "lzma") opt.codec = ota::kCodecLzma;
       else if (v == "none") opt.codec = ota::kCodecNone;
       else throw UsageError("unknown codec '" + v + "' (lzma or none)");
@@ -151,7 +156,10 @@ int cmd_diff(int argc, char** argv) {
     patch = ota::delta::make_bsdiff40(old_image, new_image, opt.match);
   } else {
     try {
-      patch = ota::delta::make_patch(old_image, new_image, opt);
+      // Firmware-aware when both are ESP app images of one chip and that is
+      // smaller; --plain keeps the mode a 32 KiB device applies.
+      patch = plain ? ota::delta::make_patch(old_image, new_image, opt)
+                    : ota::delta::make_patch_auto(old_image, new_image, opt);
     } catch (const std::invalid_argument& e) {
       throw UsageError(e.what());
     }
@@ -198,15 +206,31 @@ int cmd_info(int argc, char** argv) {
   uint64_t total = ota::kPatchHeaderSize + uint64_t{h.side_size} + h.payload_size;
   const char* complete = patch.size() == total ? "yes" : patch.size() < total ? "truncated" : "trailing data";
   std::string old_sha = to_hex({h.old_sha256, 32}), new_sha = to_hex({h.new_sha256, 32});
+  // kTransformReloc: the side data names the chip and the map's region count.
+  uint32_t regions = 0, chip = 0;
+  if (h.transform == ota::kTransformReloc && patch.size() >= ota::kPatchHeaderSize + h.side_size) {
+    const uint8_t* side = patch.data() + ota::kPatchHeaderSize;
+    chip = side[0] | (uint32_t{side[1]} << 8);
+    uint64_t z = 0;
+    for (uint32_t i = 2, sh = 0; i < h.side_size && sh < 35; ++i, sh += 7) {
+      z |= uint64_t{side[i] & 0x7Fu} << sh;
+      if (!(side[i] & 0x80)) break;
+    }
+    regions = uint32_t(z >> 1);
+  }
+  const char* transform = h.transform == ota::kTransformNone    ? "none"
+                          : h.transform == ota::kTransformReloc ? "reloc"
+                                                                : "?";
+  uint32_t ram = ota::patch_decoder_ram(h);
   if (json) {
     std::printf(
         "{\"format_version\":%u,\"codec\":\"%s\",\"lc\":%u,\"lp\":%u,\"pb\":%u,\"dict_size\":%u,"
-        "\"transform\":%u,\"old_size\":%u,\"new_size\":%u,\"stream_size\":%u,"
+        "\"transform\":%u,\"transform_version\":%u,\"side_size\":%u,\"regions\":%u,\"old_size\":%u,\"new_size\":%u,\"stream_size\":%u,"
         "\"payload_size\":%u,\"patch_size\":%zu,\"old_sha256\":\"%s\",\"new_sha256\":\"%s\","
         "\"device_ram\":%u,\"complete\":\"%s\"}\n",
         h.format_version, codec, h.lzma_lc, h.lzma_lp, h.lzma_pb, h.dict_size, h.transform,
-        h.old_size, h.new_size, h.stream_size, h.payload_size, patch.size(), old_sha.c_str(),
-        new_sha.c_str(), ota::patch_decoder_ram(h), complete);
+        h.transform_version, h.side_size, regions, h.old_size, h.new_size, h.stream_size, h.payload_size, patch.size(), old_sha.c_str(),
+        new_sha.c_str(), ram, complete);
   } else {
     std::printf("format version  %u\n", h.format_version);
     if (h.codec == ota::kCodecLzma)
@@ -214,14 +238,17 @@ int cmd_info(int argc, char** argv) {
                   h.lzma_lp, h.lzma_pb, h.dict_size);
     else
       std::printf("codec           none\n");
-    std::printf("transform       %s\n", h.transform == ota::kTransformNone ? "none" : "?");
+    if (h.transform == ota::kTransformReloc)
+      std::printf("transform       reloc v%u (chip %u), side data %u bytes (map of %u regions)\n",
+                  h.transform_version, chip, h.side_size, regions);
+    else
+      std::printf("transform       %s\n", transform);
     std::printf("old image       %u bytes, sha256 %s\n", h.old_size, old_sha.c_str());
     std::printf("new image       %u bytes, sha256 %s\n", h.new_size, new_sha.c_str());
     std::printf("instructions    %u bytes, payload %u bytes, patch %zu bytes (%s)\n",
                 h.stream_size, h.payload_size, patch.size(), complete);
-    std::printf("device RAM      %u bytes (decoder %zu + workspace %u)\n",
-                ota::patch_decoder_ram(h), sizeof(ota::PatchDecoder),
-                ota::patch_codec_workspace_size(h));
+    std::printf("device RAM      %u bytes (decoder %zu + workspace %u)\n", ram,
+                sizeof(ota::PatchDecoder), ram - uint32_t(sizeof(ota::PatchDecoder)));
   }
   return 0;
 }

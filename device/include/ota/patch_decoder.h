@@ -87,6 +87,24 @@ struct PatchDecoder {
   uint8_t out_buf[kPatchIoBufferSize];
   uint32_t out_len;
   uint8_t stream_buf[kPatchIoBufferSize];
+  // Firmware-aware transform (kTransformReloc): side data parser and the
+  // T(OLD) block cache. The map, OLD's segment table, the context and the
+  // cache live in the workspace after the codec's part (reloc_off).
+  uint32_t reloc_off;      // workspace offset of the transform's areas
+  uint32_t side_done;      // side data bytes consumed
+  uint32_t region_count;   // from the side data
+  uint32_t regions_done;
+  uint32_t side_field;     // varint fields of the map read so far
+  uint8_t side_shift;
+  uint8_t reloc_ready;     // side data parsed, layout read, context set up
+  uint8_t cache_valid;     // cache holds T(OLD) of cache_block
+  uint16_t side_chip;
+  uint64_t side_value;
+  int64_t side_prev_end;
+  int64_t side_prev_delta;
+  uint32_t side_start, side_len;
+  uint32_t cache_block;    // file offset of the cached block
+  uint32_t cache_len;      // bytes of OLD the cache holds
 };
 
 // Total RAM a device spends to apply a patch with this header: the decoder

@@ -27,10 +27,27 @@ enum Codec : uint8_t {
 };
 
 // Transform applied to the old image before the instructions read it.
-// Version 1 defines none; the ids are reserved for firmware-aware modes.
+// A device refuses an id or version it does not implement
+// (kStatusUnsupportedTransform), before it reads or writes anything.
 enum Transform : uint8_t {
   kTransformNone = 0,
+  // Firmware-aware "adjust OLD" (ota/reloc.h, docs/reloc.md): every read of
+  // OLD sees T(OLD) under the address map carried in the side data.
+  kTransformReloc = 1,
 };
+// The version of T a kTransformReloc patch names (= ota::kRelocTransformVersion).
+constexpr uint8_t kTransformRelocVersion = 1;
+// Side data of kTransformReloc: chip id (2 bytes LE), then the map as
+// zig-zag varints (count; per region: start - previous end, length,
+// delta - previous delta). At least 3 bytes, at most kRelocSideMax.
+constexpr uint32_t kRelocSideMin = 3;
+constexpr uint32_t kRelocSideMax = 1u << 20;
+// RAM a kTransformReloc decoder needs beyond the codec: the T(OLD) block
+// cache and its raw read buffer (2 x 4 KiB), OLD's segment table and the
+// transform context, plus 12 bytes per region of the map's capacity.
+constexpr uint32_t kRelocCacheBytes = 2u * 4096u;
+constexpr uint32_t kRelocFixedBytes = 768u;  // RelocImageLayout + RelocContext, rounded up
+constexpr uint32_t kRelocRegionBytes = 12u;
 
 // LZMA parameter limits this format accepts. lc + lp is capped so the
 // probability table stays small on a device (at most 1846 + 768 * 16 entries).
@@ -50,6 +67,8 @@ struct PatchHeader {
   uint8_t lzma_lc;       // 0 unless codec == kCodecLzma
   uint8_t lzma_lp;
   uint8_t lzma_pb;
+  uint8_t map_capacity;  // byte 15: 0, or with kTransformReloc 1..255, the
+                         // map's RAM in units of 16 regions
   uint32_t dict_size;    // LZMA dictionary bytes the decoder must hold
   uint32_t old_size;     // bytes of the base image the patch applies to
   uint32_t new_size;     // bytes of the image the patch produces
@@ -69,10 +88,21 @@ void patch_header_write(const PatchHeader& h, uint8_t* out);
 // Returns kStatusOk, or the first reason it is refused.
 Status patch_header_parse(const uint8_t* in, PatchHeader* h);
 
-// Workspace bytes a device needs to decode this patch's codec (LZMA
-// probability table + dictionary); 0 for kCodecNone.
+// Workspace bytes a device needs to decode this patch (LZMA probability
+// table + dictionary; with kTransformReloc also the block cache and the
+// segment table, kRelocCacheBytes + kRelocFixedBytes, and the map's
+// regions, 12 x 16 x map_capacity); 0 for a plain kCodecNone patch.
 // REQUIRES: h was accepted by patch_header_parse.
 uint32_t patch_codec_workspace_size(const PatchHeader& h);
+
+// Workspace for a map of `regions` regions (kTransformReloc only).
+inline uint32_t patch_reloc_map_bytes(uint32_t regions) { return regions * kRelocRegionBytes; }
+// The regions the decoder reserves RAM for: 16 per unit of map_capacity
+// (header byte 15); the side data's map must not have more.
+constexpr uint32_t kRelocCapacityUnit = 16;
+inline uint32_t patch_reloc_max_regions(const PatchHeader& h) {
+  return h.transform == kTransformReloc ? kRelocCapacityUnit * h.map_capacity : 0u;
+}
 
 // Little-endian helpers shared by the format's writers and readers.
 inline uint32_t load_le32(const uint8_t* p) {

@@ -37,6 +37,8 @@ enum Status : int16_t {
   kStatusHashError = -21,
   kStatusBadArgument = -22,
   kStatusAfterError = -23,            // called again after an error
+  kStatusSideDataCorrupt = -24,       // transform side data malformed
+  kStatusTransformMismatch = -25,     // side data does not fit the old image (chip, layout, map)
   // Security envelope (docs/protocol.md).
   kStatusManifestMalformed = -30,
   kStatusUnknownKey = -31,            // manifest signed by a key the device does not trust

@@ -63,6 +63,26 @@ RelocPatchSizes measure_reloc_patch(std::span<const uint8_t> old_image,
                                     std::span<const uint8_t> new_image, int refine = 0,
                                     const EncodeOptions& options = {});
 
+// Side data of a kTransformReloc patch (docs/format.md): OLD's chip id, 2
+// bytes little endian, then serialize_reloc_map(map).
+std::vector<uint8_t> reloc_side_data(uint16_t chip_id, const std::vector<RelocRegion>& map);
+
+// A firmware-aware patch (transform kTransformReloc, the map shipped as side
+// data): map0 from match(old, new), refined `refine` times, then the patch
+// of T(old, map) -> new whose header names OLD. Empty when the pair is not
+// reloc_applicable (or the map comes out empty).
+std::vector<uint8_t> make_reloc_patch(std::span<const uint8_t> old_image,
+                                      std::span<const uint8_t> new_image,
+                                      const EncodeOptions& options = {}, int refine = 0);
+
+// What `ota-delta diff` writes by default: the smaller of make_patch and
+// make_reloc_patch (the plain patch when the pair is not applicable).
+// Note: a firmware-aware patch needs more device RAM than 32 KiB
+// (docs/format.md, "Device RAM"); make_patch stays plain.
+std::vector<uint8_t> make_patch_auto(std::span<const uint8_t> old_image,
+                                     std::span<const uint8_t> new_image,
+                                     const EncodeOptions& options = {});
+
 }  // namespace ota::delta
 
 #endif  // OTA_DELTA_RELOC_ENCODER_H
