@@ -66,17 +66,7 @@ bool send_all(int fd, const char* p, size_t n) {
 }
 
 // A port nobody listens on (bound, then closed).
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+int free_port() { return test::free_loopback_port(); }
 
 // ---------------------------------------------------------------------------
 // One connection at a time. By default one request per connection

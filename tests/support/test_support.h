@@ -38,6 +38,10 @@ using fwgen::synthetic_image;
 std::filesystem::path source_dir();
 std::filesystem::path bin_dir();
 
+// A loopback TCP port nobody listens on right now (bound, then closed): a
+// server a test starts may still lose it to another process in between.
+uint16_t free_loopback_port();
+
 // A fresh empty directory under the system temp dir, removed by the caller.
 std::filesystem::path make_temp_dir(const std::string& tag);
 
