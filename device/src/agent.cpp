@@ -9,6 +9,7 @@
 #include "ota/esp_image.h"
 #include "ota/json_scan.h"
 #include "ota/pem.h"
+#include "ota/text.h"
 
 namespace ota {
 
@@ -67,15 +68,8 @@ void add(Text* t, const char* s) {
 }
 
 void add_u32(Text* t, uint32_t v) {
-  char digits[11];
-  int n = 0;
-  do {
-    digits[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
   char out[11];
-  for (int i = 0; i < n; ++i) out[i] = digits[n - 1 - i];
-  out[n] = 0;
+  format_u32(v, out);
   add(t, out);
 }
 

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ota/text.h"
+
 namespace ota {
 namespace esp32 {
 namespace text {
@@ -26,15 +28,8 @@ inline bool append(char* dst, size_t cap, size_t* len, const char* s) {
 }
 
 inline bool append_u32(char* dst, size_t cap, size_t* len, uint32_t v) {
-  char digits[11];
-  int n = 0;
-  do {
-    digits[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
   char out[11];
-  for (int i = 0; i < n; ++i) out[i] = digits[n - 1 - i];
-  out[n] = 0;
+  format_u32(v, out);
   return append(dst, cap, len, out);
 }
 
