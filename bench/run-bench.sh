@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # `make bench` (DESIGN.md §5, §7): over every consecutive pair of the corpus,
-# measured in this run, our patch size beside Debian's bsdiff, xdelta3 and
-# zstd --patch-from, and the peers' figures from corpus/BASELINES.tsv; then
-# device RAM, encoder time and memory, and the decoder's instructions per
-# output byte (callgrind). Every patch of ours is applied back and compared
+# measured in this run, our patch size (the default, firmware-aware where it
+# applies, and `--plain`) beside Debian's bsdiff, xdelta3 and zstd
+# --patch-from, and the peers' figures from corpus/BASELINES.tsv; then the
+# per-series gain of the firmware-aware mode over the plain one, device RAM,
+# encoder time and memory, and the decoder's instructions per output byte in
+# both modes (callgrind). Every patch of ours is applied back and compared
 # with NEW: a mismatch fails the run.
 #
 # usage: bench/run-bench.sh BUILD_DIR
@@ -106,8 +108,10 @@ ours_fail() {  # our patch failed: recorded, the rest still measured
 }
 
 # Phase 1, one pair at a time so the encoder's time is its own: our patch
-# (timed), applied back and compared with NEW, and its device RAM.
-# Writes pairs/NN/ours.tsv: size (or FAIL), seconds, max RSS KiB, device RAM.
+# (timed), applied back and compared with NEW, and its device RAM; then the
+# plain-mode patch (`--plain`, not timed), applied back and compared too.
+# Writes pairs/NN/ours.tsv: size (or FAIL), seconds, max RSS KiB, device RAM,
+# plain size (or FAIL), plain device RAM.
 run_ours() {
   local series old new dir o n
   pair_setup "$1"
@@ -129,9 +133,23 @@ run_ours() {
     ours=$(stat -c %s "$dir/p.ota")
   fi
   rm -f "$dir/out"
+  local plain=FAIL plain_ram=-
+  if ! "$BIN/ota-delta" diff --plain "$o" "$n" "$dir/plain.ota"; then
+    ours_fail "ota-delta diff --plain failed"
+  elif ! "$BIN/ota-delta" apply "$o" "$dir/plain.ota" "$dir/out" || ! cmp -s "$dir/out" "$n"; then
+    ours_fail "the --plain patch does not apply back to NEW"
+  elif ! plain_ram=$("$BIN/ota-delta" info "$dir/plain.ota" --json | python3 -c \
+      'import json,sys; print(int(json.load(sys.stdin)["device_ram"]))'); then
+    plain_ram=-
+    ours_fail "ota-delta info --json failed on the --plain patch"
+  else
+    plain=$(stat -c %s "$dir/plain.ota")
+  fi
+  rm -f "$dir/out"
   # GNU time puts "Command exited with non-zero status N" first on failure.
   [ -f "$dir/encode.time" ] && read -r secs rss < <(tail -n 1 "$dir/encode.time")
-  printf '%s\t%s\t%s\t%s\n' "$ours" "$secs" "$rss" "$ram" >"$dir/ours.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$ours" "$secs" "$rss" "$ram" "$plain" "$plain_ram" \
+    >"$dir/ours.tsv"
 }
 
 # Phase 2, $JOBS pairs at a time: bsdiff, xdelta3, zstd, and callgrind on
@@ -145,25 +163,34 @@ run_others() {
   zstd -q -f -19 --long=24 --patch-from="$o" "$n" -o "$dir/p.zst" 2>"$dir/zstd.log" \
     || { fail "zstd failed (see $dir/zstd.log)"; return 1; }
 
-  local ours secs rss ram ir=-
-  read -r ours secs rss ram <"$dir/ours.tsv" || { fail "no result from phase 1"; return 1; }
-  if [ "$ours" != FAIL ] && [ -n "${CALLGRIND_PAIR[$1]:-}" ]; then
+  local ours secs rss ram plain plain_ram ir=- ir_plain=-
+  read -r ours secs rss ram plain plain_ram <"$dir/ours.tsv" || { fail "no result from phase 1"; return 1; }
+  # Instructions the device decoder spends applying patch $1 (callgrind).
+  apply_cost() {
+    local patch=$1 tag=$2 v
     if ! valgrind --tool=callgrind --toggle-collect='*apply_in_memory*' \
-        --callgrind-out-file="$dir/callgrind.out" "$BIN/ota-apply-cost" "$o" "$dir/p.ota" "$n" \
-        >"$dir/apply-cost.txt" 2>"$dir/callgrind.log"; then
-      ours_fail "ota-apply-cost under callgrind failed (see $dir/callgrind.log)"
-    else
-      ir=$(awk '$1 == "summary:" || $1 == "totals:" { v = $2 } END { print v }' "$dir/callgrind.out")
-      if [ -z "$ir" ] || [ "$ir" -le 0 ]; then
-        ir=-
-        ours_fail "callgrind counted nothing in apply_in_memory"
-      fi
+        --callgrind-out-file="$dir/callgrind-$tag.out" "$BIN/ota-apply-cost" "$o" "$patch" "$n" \
+        >"$dir/apply-cost-$tag.txt" 2>"$dir/callgrind-$tag.log"; then
+      ours_fail "ota-apply-cost ($tag) under callgrind failed (see $dir/callgrind-$tag.log)"
+      echo -
+      return
     fi
+    v=$(awk '$1 == "summary:" || $1 == "totals:" { v = $2 } END { print v }' "$dir/callgrind-$tag.out")
+    if [ -z "$v" ] || [ "$v" -le 0 ]; then
+      ours_fail "callgrind counted nothing in apply_in_memory ($tag)"
+      echo -
+      return
+    fi
+    echo "$v"
+  }
+  if [ -n "${CALLGRIND_PAIR[$1]:-}" ]; then
+    [ "$ours" != FAIL ] && ir=$(apply_cost "$dir/p.ota" default)
+    [ "$plain" != FAIL ] && ir_plain=$(apply_cost "$dir/plain.ota" plain)
   fi
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$series" "$old" "$new" \
-    "$(stat -c %s "$o")" "$(stat -c %s "$n")" "$ours" "$(stat -c %s "$dir/p.bsdiff")" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$series" "$old" \
+    "$new" "$(stat -L -c %s "$o")" "$(stat -L -c %s "$n")" "$ours" "$(stat -c %s "$dir/p.bsdiff")" \
     "$(stat -c %s "$dir/p.xdelta3")" "$(stat -c %s "$dir/p.zst")" "$secs" "$rss" "$ram" "$ir" \
-    >"$dir/result.tsv"
+    "$plain" "$plain_ram" "$ir_plain" >"$dir/result.tsv"
 }
 
 log_of() { printf '%s/pairs/%02d.log' "$OUT" "$1"; }
@@ -197,7 +224,7 @@ for i in "${!PAIRS[@]}"; do
     sed 's/^/  /' "$d.log" >&2 || true
     ours_failed=$((ours_failed + 1))
   fi
-  rm -f "$d"/p.bsdiff "$d"/p.xdelta3 "$d"/p.zst
+  rm -f "$d"/p.bsdiff "$d"/p.xdelta3 "$d"/p.zst "$d"/plain.ota
 done
 [ $failed -eq 0 ] || die "some pairs could not be measured (above)"
 
@@ -224,13 +251,14 @@ rows = []
 with open(pairs_path) as f:
     for line in f:
         (series, old, new, old_size, new_size, ours, bsd, xd, zst, secs, rss, ram,
-         ir) = line.rstrip("\n").split("\t")
+         ir, plain, plain_ram, ir_plain) = line.rstrip("\n").split("\t")
         rows.append(dict(series=series, old=old, new=new, old_size=int(old_size),
                          new_size=int(new_size), ours=num(ours), bsdiff=int(bsd),
                          xdelta3=int(xd), zstd=int(zst), secs=num(secs, float),
-                         rss=num(rss), ram=num(ram), ir=num(ir)))
+                         rss=num(rss), ram=num(ram), ir=num(ir), plain=num(plain),
+                         plain_ram=num(plain_ram), ir_plain=num(ir_plain)))
 
-cols = ["new", "ours", "bsdiff", "xdelta3", "zstd"] + peer_cols
+cols = ["new", "ours", "plain", "bsdiff", "xdelta3", "zstd"] + peer_cols
 table = []
 missing_baselines = 0
 live_equal = {c: 0 for c in live_cols}
@@ -238,7 +266,7 @@ for r in rows:
     b = baselines.get((r["series"], r["old"], r["new"]))
     if b is None:
         missing_baselines += 1
-    vals = {"new": r["new_size"], "ours": r["ours"], "bsdiff": r["bsdiff"],
+    vals = {"new": r["new_size"], "ours": r["ours"], "plain": r["plain"], "bsdiff": r["bsdiff"],
             "xdelta3": r["xdelta3"], "zstd": r["zstd"]}
     for c in peer_cols:
         vals[c] = int(b[c]) if b and b.get(c, "").isdigit() else None
@@ -249,7 +277,7 @@ for r in rows:
 
 # Totals over the pairs where ours succeeded, so every ratio compares the
 # same pairs; the label says when that is not all of them.
-ok = [v for _, v in table if v["ours"] is not None]
+ok = [v for _, v in table if v["ours"] is not None and v["plain"] is not None]
 totals = {c: (None if not ok or any(v[c] is None for v in ok) else sum(v[c] for v in ok))
           for c in cols}
 ratios = {c: (None if not totals[c] or totals["ours"] is None else totals["ours"] / totals[c])
@@ -263,11 +291,11 @@ def cell(v, fail=False):
 
 width = max(len(total_label), max(len(name) for name, _ in table)) + 1
 print()
-print(("%-*s" % (width, "pair")) + "".join("%12s" % c[:11] for c in cols[:5]) +
+print(("%-*s" % (width, "pair")) + "".join("%12s" % c[:11] for c in cols[:6]) +
       "".join("%19s" % c for c in peer_cols))
 def line(name, vals, fail=False):
     return (("%-*s" % (width, name)) +
-            "".join("%12s" % cell(vals[c], fail and c == "ours") for c in cols[:5]) +
+            "".join("%12s" % cell(vals[c], fail and c in ("ours", "plain")) for c in cols[:6]) +
             "".join("%19s" % cell(vals[c]) for c in peer_cols))
 for name, vals in table:
     print(line(name, vals, fail=True))
@@ -276,12 +304,15 @@ print(line("ours/column", ratios))
 
 with open(results_path, "w") as f:
     f.write("\t".join(["pair"] + cols + ["encode_s", "encode_max_rss_kib", "device_ram",
-                                         "apply_instructions", "instructions_per_byte"]) + "\n")
+                                         "apply_instructions", "instructions_per_byte",
+                                         "plain_device_ram", "plain_apply_instructions",
+                                         "plain_instructions_per_byte"]) + "\n")
     for (name, vals), r in zip(table, rows):
         ipb = "%.2f" % (r["ir"] / r["new_size"]) if r["ir"] else "-"
-        f.write("\t".join([name] + [cell(vals[c], c == "ours") for c in cols] +
+        ipb_plain = "%.2f" % (r["ir_plain"] / r["new_size"]) if r["ir_plain"] else "-"
+        f.write("\t".join([name] + [cell(vals[c], c in ("ours", "plain")) for c in cols] +
                           [cell(r["secs"]), cell(r["rss"]), cell(r["ram"]), cell(r["ir"]),
-                           ipb]) + "\n")
+                           ipb, cell(r["plain_ram"]), cell(r["ir_plain"]), ipb_plain]) + "\n")
     f.write("\t".join([total_label] + [cell(totals[c]) for c in cols]) + "\n")
     f.write("\t".join(["ours/column"] + [cell(ratios[c]) for c in cols]) + "\n")
 
@@ -290,13 +321,43 @@ if missing_baselines:
     print("note: %d pairs have no row in BASELINES.tsv ('-')" % missing_baselines)
 print("live runs equal to BASELINES.tsv: " + ", ".join(
     "%s %d/%d" % (c, live_equal[c], len(rows)) for c in live_cols))
-good = [r for r in rows if r["ours"] is not None]
+good = [r for r in rows if r["ours"] is not None and r["plain"] is not None]
 if not good:
     sys.exit(0)
+
+# The firmware-aware mode (the default) against the plain one, per series.
+def mean(xs):
+    return sum(xs) / len(xs) if xs else None
+print()
+print("firmware-aware (default `ota-delta diff`) vs plain (`--plain`), per series; "
+      "instructions per output byte: callgrind mean over the measured pairs")
+print("%-22s %5s %10s %10s %7s %10s %8s %8s %9s %9s" % (
+    "series", "pairs", "plain", "default", "gain", "hdiffz", "x_hdiffz", "plain_x", "ipb_plain",
+    "ipb_dflt"))
+def summary(name, rs):
+    p = sum(r["plain"] for r in rs)
+    d = sum(r["ours"] for r in rs)
+    hs = [baselines.get((r["series"], r["old"], r["new"]), {}).get("hdiffpatch_lzma2", "") for r in rs]
+    h = sum(int(x) for x in hs) if all(x.isdigit() for x in hs) else None
+    ip = mean([r["ir_plain"] / r["new_size"] for r in rs if r["ir_plain"]])
+    idf = mean([r["ir"] / r["new_size"] for r in rs if r["ir"]])
+    print("%-22s %5d %10d %10d %6.1f%% %10s %8s %8s %9s %9s" % (
+        name, len(rs), p, d, 100.0 * (d - p) / p, cell(h), cell(d / h if h else None),
+        cell(p / h if h else None), "%.1f" % ip if ip else "-", "%.1f" % idf if idf else "-"))
+for series in dict.fromkeys(r["series"] for r in good):
+    summary(series, [r for r in good if r["series"] == series])
+summary("total", good)
+fw = [r for r in good if r["ours"] < r["plain"]]
+print("firmware-aware patches: %d of %d pairs (the others: plain was smaller or the pair is "
+      "not two ESP images of one chip)" % (len(fw), len(good)))
+print()
 ram = max(good, key=lambda r: r["ram"])
-print("device RAM to apply (ota-delta info device_ram), max over pairs: %d B = %.1f KiB "
-      "(target <= 32 KiB) [%s %s>%s]" % (ram["ram"], ram["ram"] / 1024, ram["series"],
+print("device RAM to apply (ota-delta info device_ram), max over pairs: default %d B = %.1f KiB "
+      "(target <= 48 KiB) [%s %s>%s]" % (ram["ram"], ram["ram"] / 1024, ram["series"],
                                            ram["old"], ram["new"]))
+pram = max(good, key=lambda r: r["plain_ram"])
+print("  plain (--plain): %d B = %.1f KiB (target <= 32 KiB)" % (pram["plain_ram"],
+                                                                 pram["plain_ram"] / 1024))
 slow = max(good, key=lambda r: r["secs"])
 fat = max(good, key=lambda r: r["rss"])
 print("encoder (ota-delta diff, default settings, timed one pair at a time): max %.2f s [%s %s>%s], "
@@ -307,7 +368,8 @@ print("encoder peak memory: max RSS %.1f MiB = %.2fx old+new [%s %s>%s] (target 
     fat["old"], fat["new"]))
 measured = [r for r in rows if r["ir"]]
 if measured:
-    print("device apply cost (callgrind Ir in apply_in_memory / new bytes, hash ports off):")
+    print("device apply cost (callgrind Ir in apply_in_memory / new bytes, hash ports off), "
+          "default patches:")
     for series in dict.fromkeys(r["series"] for r in measured):
         per = [r["ir"] / r["new_size"] for r in measured if r["series"] == series]
         print("  %-22s %2d pairs: mean %.1f, max %.1f instructions/byte" % (
@@ -315,6 +377,10 @@ if measured:
     allp = [r["ir"] / r["new_size"] for r in measured]
     print("  %-22s %2d pairs: mean %.1f, max %.1f instructions/byte" % (
         "all", len(allp), sum(allp) / len(allp), max(allp)))
+    plain_m = [r["ir_plain"] / r["new_size"] for r in rows if r["ir_plain"]]
+    if plain_m:
+        print("  %-22s %2d pairs: mean %.1f, max %.1f instructions/byte" % (
+            "all, --plain", len(plain_m), sum(plain_m) / len(plain_m), max(plain_m)))
 EOF
 
 if [ "${BENCH_GBENCH:-1}" = 1 ] && [ -x "$BIN/ota-decoder-bench" ]; then

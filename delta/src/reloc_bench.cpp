@@ -2,7 +2,7 @@
 // the plain engine on every consecutive pair of the corpus, beside
 // HDiffPatch+LZMA2 (BASELINES.tsv). Used by bench/reloc-bench.sh.
 //
-// usage: ota-reloc-bench CORPUS_DIR [--refine N] [--jobs N] [--pairs N]
+// usage: ota-reloc-bench CORPUS_DIR [--refine N] [--votes N] [--jobs N] [--pairs N]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -52,14 +52,16 @@ struct Pair {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: ota-reloc-bench CORPUS_DIR [--refine N] [--jobs N] [--pairs N]\n");
+    std::fprintf(stderr, "usage: ota-reloc-bench CORPUS_DIR [--refine N] [--votes N] [--jobs N] [--pairs N]\n");
     return 2;
   }
   std::string corpus = argv[1];
-  int refine = 0, jobs = 1;
+  ota::delta::RelocMapOptions mo;
+  int jobs = 1;
   size_t max_pairs = SIZE_MAX;
   for (int i = 2; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--refine")) refine = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--refine")) mo.refine = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--votes")) mo.min_run_votes = uint32_t(std::atoi(argv[i + 1]));
     else if (!std::strcmp(argv[i], "--jobs")) jobs = std::max(1, std::atoi(argv[i + 1]));
     else if (!std::strcmp(argv[i], "--pairs")) max_pairs = std::strtoul(argv[i + 1], nullptr, 10);
     else {
@@ -95,7 +97,7 @@ int main(int argc, char** argv) {
       auto o = read_bytes(corpus + "/" + p.series + "/" + p.a + ".bin");
       auto n = read_bytes(corpus + "/" + p.series + "/" + p.b + ".bin");
       p.plain = ota::delta::make_patch(o, n).size();
-      p.reloc = ota::delta::measure_reloc_patch(o, n, refine);
+      p.reloc = ota::delta::measure_reloc_patch(o, n, mo);
       p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
   };
@@ -103,8 +105,9 @@ int main(int argc, char** argv) {
   for (int j = 0; j < jobs; ++j) th.emplace_back(work);
   for (auto& t : th) t.join();
 
-  std::printf("# shipped map (map%s from the matcher's matches), T block-local 4 KiB; sizes in bytes\n",
-              refine ? " refined" : "0");
+  std::printf("# shipped map (map0 from the matcher's matches, refined %d time(s), vote overlay %s), "
+              "T block-local 4 KiB; sizes in bytes\n", mo.refine,
+              mo.min_run_votes ? ("runs of >= " + std::to_string(mo.min_run_votes) + " votes").c_str() : "off");
   std::printf("%-22s %-10s %-10s %9s %9s %7s %8s %9s %9s %7s %5s\n", "series", "old", "new", "plain",
               "reloc", "map", "regions", "hdiffz", "x_hdiffz", "x_plain", "s");
   struct Sum {

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "ota/delta/lzma_compress.h"
+#include "ota/delta/reloc_votes.h"
 #include "ota/delta/sha256.h"
 
 namespace ota::delta {
@@ -155,8 +156,28 @@ std::vector<uint8_t> serialize_reloc_map(const std::vector<RelocRegion>& map) {
   return out;
 }
 
+std::vector<RelocRegion> build_reloc_map(std::span<const uint8_t> old_image,
+                                         std::span<const uint8_t> new_image,
+                                         const RelocImageLayout& ol, const RelocImageLayout& nl,
+                                         const RelocMapOptions& mo, const MatchOptions& match) {
+  std::vector<RelocRegion> map = estimate_reloc_map(ol, nl, match_images(old_image, new_image, match));
+  for (int i = 0; i < mo.refine; ++i) {
+    // T(old) keeps OLD's layout, so its matches still give old -> new addresses.
+    std::vector<uint8_t> old1 = reloc_transform_image(old_image, ol, map);
+    map = estimate_reloc_map(ol, nl, match_images(old1, new_image, match));
+  }
+  if (mo.min_run_votes > 0 && !map.empty()) {
+    std::vector<uint8_t> old1 = reloc_transform_image(old_image, ol, map);
+    std::vector<RelocVote> votes =
+        collect_reloc_votes(old_image, new_image, ol, nl, match_images(old1, new_image, match));
+    map = overlay_reloc_votes(ol, map, votes, mo.min_run_votes);
+  }
+  return map;
+}
+
 RelocPatchSizes measure_reloc_patch(std::span<const uint8_t> old_image,
-                                    std::span<const uint8_t> new_image, int refine,
+                                    std::span<const uint8_t> new_image,
+                                    const RelocMapOptions& map_options,
                                     const EncodeOptions& options) {
   RelocPatchSizes r;
   auto ol = reloc_layout(old_image), nl = reloc_layout(new_image);
@@ -165,14 +186,8 @@ RelocPatchSizes measure_reloc_patch(std::span<const uint8_t> old_image,
     return r;
   }
   std::vector<RelocRegion> map =
-      estimate_reloc_map(*ol, *nl, match_images(old_image, new_image, options.match));
-  std::vector<uint8_t> old1;
-  for (int i = 0; i < refine; ++i) {
-    old1 = reloc_transform_image(old_image, *ol, map);
-    // old1 keeps OLD's layout, so its matches still give old -> new addresses.
-    map = estimate_reloc_map(*ol, *nl, match_images(old1, new_image, options.match));
-  }
-  old1 = reloc_transform_image(old_image, *ol, map);
+      build_reloc_map(old_image, new_image, *ol, *nl, map_options, options.match);
+  std::vector<uint8_t> old1 = reloc_transform_image(old_image, *ol, map);
   r.applied = true;
   r.regions = uint32_t(map.size());
   std::vector<uint8_t> ser = serialize_reloc_map(map);
@@ -191,18 +206,14 @@ std::vector<uint8_t> reloc_side_data(uint16_t chip_id, const std::vector<RelocRe
 
 std::vector<uint8_t> make_reloc_patch(std::span<const uint8_t> old_image,
                                       std::span<const uint8_t> new_image,
-                                      const EncodeOptions& options, int refine) {
+                                      const EncodeOptions& options,
+                                      const RelocMapOptions& map_options) {
   auto ol = reloc_layout(old_image), nl = reloc_layout(new_image);
   if (!ol || !nl || !reloc_applicable(*ol, *nl) || ol->image_size > old_image.size()) return {};
   std::vector<RelocRegion> map =
-      estimate_reloc_map(*ol, *nl, match_images(old_image, new_image, options.match));
-  std::vector<uint8_t> old1;
-  for (int i = 0; i < refine; ++i) {
-    old1 = reloc_transform_image(old_image, *ol, map);
-    map = estimate_reloc_map(*ol, *nl, match_images(old1, new_image, options.match));
-  }
+      build_reloc_map(old_image, new_image, *ol, *nl, map_options, options.match);
   if (map.empty()) return {};
-  old1 = reloc_transform_image(old_image, *ol, map);
+  std::vector<uint8_t> old1 = reloc_transform_image(old_image, *ol, map);
   std::vector<uint8_t> side = reloc_side_data(ol->chip_id, map);
   uint32_t units = uint32_t((map.size() + kRelocCapacityUnit - 1) / kRelocCapacityUnit);
   if (side.size() > kRelocSideMax || units > 255) return {};

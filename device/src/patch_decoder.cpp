@@ -175,7 +175,8 @@ Status accept_header(PatchDecoder* d) {
 
 // Sets up T once the whole map is in: OLD's segment table read through
 // read_old, the chip named by the side data, every region inside one
-// segment of OLD, and the context T checks itself.
+// segment of OLD or inside the chip's internal RAM (where .bss lies beyond
+// the segments), and the context T checks itself.
 Status reloc_setup(PatchDecoder* d) {
   RelocImageLayout* l = reloc_layout_of(d);
   Status s = reloc_read_layout(reloc_read_old, d, d->header.old_size, l);
@@ -185,8 +186,11 @@ Status reloc_setup(PatchDecoder* d) {
       l->image_size > d->header.old_size)
     return kStatusTransformMismatch;
   const RelocRegion* r = reloc_regions_of(d);
+  uint32_t ram_lo = 0, ram_hi = 0;
+  reloc_internal_ram(l->chip_id, &ram_lo, &ram_hi);
   for (uint32_t i = 0; i < d->region_count; ++i) {
-    bool inside = false;
+    bool inside = r[i].old_start >= ram_lo &&
+                  (uint64_t)r[i].old_start + r[i].length <= (uint64_t)ram_hi;
     for (uint32_t k = 0; k < l->segment_count && !inside; ++k) {
       const RelocSegment& g = l->segments[k];
       inside = r[i].old_start >= g.load_addr &&

@@ -191,21 +191,37 @@ TEST_F(RelocPatchCorruption, EverySideByteFlippedOrTruncated) {
 }
 
 TEST_F(RelocPatchCorruption, MapOutsideTheOldLayoutIsRefused) {
-  // A map whose one region lies at an address no segment of OLD holds.
   auto l = delta::reloc_layout(pair_.old_image);
   ASSERT_TRUE(l);
-  std::vector<RelocRegion> map{{0x10, 64, 4}};
-  std::vector<uint8_t> side = delta::reloc_side_data(l->chip_id, map);
-  std::vector<uint8_t> p(patch_.begin(), patch_.begin() + kPatchHeaderSize);
-  p.insert(p.end(), side.begin(), side.end());
-  p.insert(p.end(), patch_.begin() + long(kPatchHeaderSize + h_.side_size), patch_.end());
-  p = edit_header(p, [&](PatchHeader& h) {
-    h.side_size = uint32_t(side.size());
-    h.map_capacity = 1;
-  });
+  ASSERT_EQ(l->chip_id, 0);  // ESP32: internal RAM 0x3FFAE000..0x40000000
+  auto with_map = [&](const std::vector<RelocRegion>& map, std::vector<uint8_t>* out) {
+    std::vector<uint8_t> side = delta::reloc_side_data(l->chip_id, map);
+    std::vector<uint8_t> p(patch_.begin(), patch_.begin() + kPatchHeaderSize);
+    p.insert(p.end(), side.begin(), side.end());
+    p.insert(p.end(), patch_.begin() + long(kPatchHeaderSize + h_.side_size), patch_.end());
+    p = edit_header(p, [&](PatchHeader& h) {
+      h.side_size = uint32_t(side.size());
+      h.map_capacity = 1;
+    });
+    return apply(p, out).status;
+  };
+  // A region at an address no segment of OLD holds, one that straddles the
+  // end of internal RAM, one that runs past the end of a segment.
+  const RelocSegment& s0 = l->segments[0];
+  for (const RelocRegion& bad : {RelocRegion{0x10, 64, 4}, RelocRegion{0x3FFFFFF0u, 32, 4},
+                                 RelocRegion{s0.load_addr + s0.length - 8, 16, 4}}) {
+    SCOPED_TRACE(bad.old_start);
+    std::vector<uint8_t> out;
+    EXPECT_EQ(with_map({bad}, &out), kStatusTransformMismatch);
+    EXPECT_TRUE(out.empty());
+  }
+  // Internal RAM beyond every segment (.bss) is a place a map may name: the
+  // decoder gets past its setup (the output is then wrong for this patch,
+  // which the new image's digest catches).
   std::vector<uint8_t> out;
-  EXPECT_EQ(apply(p, &out).status, kStatusTransformMismatch);
-  EXPECT_TRUE(out.empty());
+  Status st = with_map({{0x3FFFF000u, 64, 4}}, &out);
+  EXPECT_NE(st, kStatusTransformMismatch) << status_message(st);
+  EXPECT_NE(st, kStatusDone);
   // The right map, but naming another chip.
   auto q = patch_;
   q[kPatchHeaderSize] ^= 5;

@@ -368,7 +368,7 @@ TEST(RelocEncoder, ShippedMapRoundTripsAndShrinks) {
     auto r = delta::apply_patch(old1, patch, &out, 32 * 1024 - sizeof(PatchDecoder), 1460);
     ASSERT_EQ(r.status, kStatusDone) << status_message(r.status);
     EXPECT_EQ(out, n);
-    auto sizes = delta::measure_reloc_patch(o, n);
+    auto sizes = delta::measure_reloc_patch(o, n, {/*refine=*/0, /*min_run_votes=*/0});
     EXPECT_TRUE(sizes.applied);
     EXPECT_EQ(sizes.patch, patch.size());
     EXPECT_LT(sizes.total(), delta::make_patch(o, n).size());

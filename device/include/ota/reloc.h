@@ -104,6 +104,11 @@ struct RelocContext {
   RelocIsa isa;
   uint8_t tail_count;
   RelocTail tails[kEspImageMaxSegments];
+  // Every address the map can move lies in [hull_lo, hull_hi) (regions,
+  // OLD's segments for the gaps, tails): a quick "not an address" for the
+  // many words that are none. hull_hi is 64-bit because it may be 2^32.
+  uint32_t hull_lo;
+  uint64_t hull_hi;
   EspReadFn read;                  // reads OLD (untransformed)
   void* read_ctx;
 };
@@ -129,6 +134,43 @@ bool reloc_map(const RelocContext* c, uint32_t old_addr, int64_t* new_addr);
 // the image).
 Status reloc_transform_block(const RelocContext* c, uint32_t block_file_offset,
                              const uint8_t* old_block, uint32_t len, uint8_t* out);
+
+// The chip's internal DRAM range [*lo, *hi) (where .bss lives); false for
+// a chip T does not know.
+bool reloc_internal_ram(uint16_t chip_id, uint32_t* lo, uint32_t* hi);
+
+// ---- Encoder side (the device never calls these) ----
+
+enum RelocSiteKind : uint8_t {
+  kRelocSiteCall = 1,   // Xtensa CALLn (CALL4/8/12 only onto an ENTRY)
+  kRelocSiteL32r,       // Xtensa L32R
+  kRelocSiteJal,        // RV32 JAL
+  kRelocSiteBranch,     // RV32 B-type
+  kRelocSiteAuipc,      // RV32 AUIPC + %lo within 3 instructions
+  kRelocSiteLui,        // RV32 LUI + %lo within 3 instructions
+  kRelocSiteCj,         // RV32 C.J
+  kRelocSiteCjal,       // RV32 C.JAL
+  kRelocSiteCb,         // RV32 C.BEQZ / C.BNEZ
+};
+
+// A reference found in an image: the instruction's file offset, its kind
+// and the load address it refers to.
+struct RelocSite {
+  uint32_t file_offset;
+  uint32_t target;
+  uint8_t kind;  // RelocSiteKind
+};
+
+typedef void (*RelocSiteFn)(void* ctx, const RelocSite* site);
+
+// Calls fn for every reference T knows in the code segments of `image`
+// (whose layout is l), found by one linear sweep per segment (not per
+// block, unlike T), in file order; CALL targets and L32R addresses must lie
+// in a segment. The encoder pairs the sites of OLD and NEW inside matched
+// regions to learn how targets moved (docs/reloc.md, "Vote overlay").
+// Returns kStatusOk, or kStatusBadArgument when the layout exceeds `size`.
+Status reloc_find_sites(const RelocImageLayout* l, const uint8_t* image, uint32_t size,
+                        RelocSiteFn fn, void* ctx);
 
 }  // namespace ota
 

@@ -40,12 +40,16 @@ int32_t last_region_at_or_before(const RelocContext* c, uint32_t va) {
   return (int32_t)lo - 1;
 }
 
-bool lookup_delta(const RelocContext* c, uint32_t va, int32_t* delta) {
+// *region: the index of the region holding va when there is one (else
+// unchanged).
+bool lookup_delta(const RelocContext* c, uint32_t va, int32_t* delta, uint32_t* region) {
+  if (va < c->hull_lo || va >= c->hull_hi) return false;
   int32_t i = last_region_at_or_before(c, va);
   if (i >= 0) {
     const RelocRegion& r = c->regions[i];
     if (va - r.old_start < r.length) {
       *delta = r.delta;
+      *region = (uint32_t)i;
       return true;
     }
     // A gap: the region before it counts when both lie in one segment.
@@ -81,7 +85,11 @@ void pointer_pass_segment(Block* b, const RelocSegment& s) {
   for (uint32_t off = lo; off < words_end && off < block_end; off += 4) {
     uint32_t v;
     if (!pointer_pass_word(b, off, &v)) return;
-    for (uint32_t k = 0; k < 4; ++k) {
+    if (off >= b->base && off + 4 <= block_end) {
+      put32(b->out + (off - b->base), v);
+      continue;
+    }
+    for (uint32_t k = 0; k < 4; ++k) {  // a word straddling the block's ends
       uint32_t f = off + k;
       if (f >= b->base && f < block_end) b->out[f - b->base] = (uint8_t)(v >> (8 * k));
     }
@@ -122,12 +130,43 @@ bool read_old(Block* b, uint32_t off, uint32_t n, uint8_t* dst) {
 }
 
 bool pointer_pass_word(Block* b, uint32_t off, uint32_t* value) {
-  uint8_t w[4];
-  if (!read_old(b, off, 4, w)) return false;
-  uint32_t v = get32(w);
-  int32_t d;
-  if (lookup_delta(b->c, v, &d) && d != 0) v = (uint32_t)((int64_t)v + d);
+  uint32_t v;
+  if (off >= b->base && off - b->base + 4 <= b->len) {
+    v = get32(b->old_block + (off - b->base));
+  } else {
+    uint8_t w[4];
+    if (!read_old(b, off, 4, w)) return false;
+    v = get32(w);
+  }
+  int64_t m;
+  if (map_addr(b, v, &m)) v = (uint32_t)m;
   *value = v;
+  return true;
+}
+
+bool map_addr(Block* b, uint32_t va, int64_t* new_addr) {
+  const RelocContext* c = b->c;
+  for (uint32_t k = 0; k < 2; ++k) {
+    if (b->hint[k] >= c->region_count) continue;
+    // Regions do not overlap, so a hit here is what the search would find.
+    const RelocRegion& r = c->regions[b->hint[k]];
+    if (va - r.old_start < r.length) {
+      *new_addr = (int64_t)va + r.delta;
+      if (k == 1) {
+        b->hint[1] = b->hint[0];
+        b->hint[0] = (uint32_t)(&r - c->regions);
+      }
+      return true;
+    }
+  }
+  int32_t d;
+  uint32_t region = c->region_count;
+  if (!lookup_delta(c, va, &d, &region)) return false;
+  if (region < c->region_count) {
+    b->hint[1] = b->hint[0];
+    b->hint[0] = region;
+  }
+  *new_addr = (int64_t)va + d;
   return true;
 }
 
@@ -140,6 +179,14 @@ RelocIsa reloc_isa_for_chip(uint16_t chip_id) {
     case 5: return kRelocIsaRv32;
     default: return kRelocIsaNone;
   }
+}
+
+bool reloc_internal_ram(uint16_t chip_id, uint32_t* lo, uint32_t* hi) {
+  ChipRanges r;
+  if (!chip_ranges(chip_id, &r)) return false;
+  *lo = r.ram_lo;
+  *hi = r.ram_hi;
+  return true;
 }
 
 Status reloc_read_layout(EspReadFn read, void* ctx, uint32_t limit, RelocImageLayout* out) {
@@ -192,6 +239,18 @@ Status reloc_context_init(RelocContext* c, const RelocImageLayout* layout,
   c->isa = reloc_isa_for_chip(layout->chip_id);
   c->read = read;
   c->read_ctx = read_ctx;
+  if (region_count == 0) return kStatusOk;  // nothing maps: an empty hull
+  // The hull: regions, then OLD's segments (gaps), then the tails below.
+  uint64_t lo = regions[0].old_start, hi = (uint64_t)regions[region_count - 1].old_start +
+                                            regions[region_count - 1].length;
+  for (uint32_t k = 0; k < layout->segment_count; ++k) {
+    const RelocSegment& s = layout->segments[k];
+    if (s.length == 0) continue;
+    if (s.load_addr < lo) lo = s.load_addr;
+    if ((uint64_t)s.load_addr + s.length > hi) hi = (uint64_t)s.load_addr + s.length;
+  }
+  c->hull_lo = (uint32_t)lo;
+  c->hull_hi = hi;
   ChipRanges r;
   if (!chip_ranges(layout->chip_id, &r)) return kStatusOk;
   // .bss tails: after each internal-RAM segment, the delta of its last region.
@@ -205,13 +264,16 @@ Status reloc_context_init(RelocContext* c, const RelocImageLayout* layout,
     t.start = end;
     t.end = (r.ram_hi - end > 0x40000u) ? end + 0x40000u : r.ram_hi;
     t.delta = regions[i].delta;
+    if (t.start < c->hull_lo) c->hull_lo = t.start;
+    if (t.end > c->hull_hi) c->hull_hi = t.end;
   }
   return kStatusOk;
 }
 
 bool reloc_map(const RelocContext* c, uint32_t old_addr, int64_t* new_addr) {
   int32_t d;
-  if (!lookup_delta(c, old_addr, &d)) return false;
+  uint32_t region;
+  if (!lookup_delta(c, old_addr, &d, &region)) return false;
   *new_addr = (int64_t)old_addr + d;
   return true;
 }
@@ -224,7 +286,7 @@ Status reloc_transform_block(const RelocContext* c, uint32_t block_file_offset,
     return kStatusBadArgument;
   memcpy(out, old_block, len);
   if (c->isa == kRelocIsaNone) return kStatusOk;
-  Block b{c, block_file_offset, len, old_block, out, kStatusOk};
+  Block b{c, block_file_offset, len, old_block, out, kStatusOk, {c->region_count, c->region_count}};
   const RelocImageLayout* l = c->layout;
   // Pointer words: every segment on Xtensa (L32R literals live in code),
   // data segments only on RISC-V (instruction words look like addresses).

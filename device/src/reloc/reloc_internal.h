@@ -22,6 +22,7 @@ struct Block {
   const uint8_t* old_block;
   uint8_t* out;
   Status status;
+  uint32_t hint[2];  // regions the last two lookups landed in, newest first (guesses)
 };
 
 inline uint32_t get16(const uint8_t* p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
@@ -45,6 +46,11 @@ inline int32_t sext(uint32_t v, unsigned bits) {
   v &= (bits == 32) ? kMask32 : ((1u << bits) - 1);
   return (int32_t)((v ^ m) - m);
 }
+
+// reloc_map for the block's sweeps: the same answer, but it first tries the
+// regions the last two lookups landed in (a sweep alternates between its own
+// pc, mostly in one region, and targets, often near each other).
+bool map_addr(Block* b, uint32_t va, int64_t* new_addr);
 
 // The segment of OLD holding load address va (first in table order), or null.
 const RelocSegment* segment_of_addr(const RelocImageLayout* l, uint32_t va);

@@ -12,6 +12,7 @@
 // (2) every later %lo use of a LUI/AUIPC register within 24 instructions.
 // Instructions are decoded from OLD (old_block), rewrites read and write out.
 #include "reloc_internal.h"
+#include "rv32_fields.h"
 
 namespace ota {
 namespace reloc_detail {
@@ -51,64 +52,6 @@ bool decode(const Piece& pc, uint32_t p, Insn* in) {
   return true;
 }
 
-int32_t j_imm(uint32_t w) {
-  return sext((((w >> 31) & 1) << 20) | (((w >> 12) & 0xFF) << 12) | (((w >> 20) & 1) << 11) |
-                  (((w >> 21) & 0x3FF) << 1), 21);
-}
-uint32_t j_set(uint32_t w, uint32_t imm) {
-  return (w & 0xFFF) | (((imm >> 20) & 1) << 31) | (((imm >> 1) & 0x3FF) << 21) |
-         (((imm >> 11) & 1) << 20) | (((imm >> 12) & 0xFF) << 12);
-}
-int32_t b_imm(uint32_t w) {
-  return sext((((w >> 31) & 1) << 12) | (((w >> 7) & 1) << 11) | (((w >> 25) & 0x3F) << 5) |
-                  (((w >> 8) & 0xF) << 1), 13);
-}
-uint32_t b_set(uint32_t w, uint32_t imm) {
-  return (w & 0x01FFF07F) | (((imm >> 12) & 1) << 31) | (((imm >> 5) & 0x3F) << 25) |
-         (((imm >> 1) & 0xF) << 8) | (((imm >> 11) & 1) << 7);
-}
-int32_t cj_imm(uint32_t h) {
-  return sext((((h >> 12) & 1) << 11) | (((h >> 11) & 1) << 4) | (((h >> 9) & 3) << 8) |
-                  (((h >> 8) & 1) << 10) | (((h >> 7) & 1) << 6) | (((h >> 6) & 1) << 7) |
-                  (((h >> 3) & 7) << 1) | (((h >> 2) & 1) << 5), 12);
-}
-uint32_t cj_set(uint32_t h, uint32_t imm) {
-  return (h & 0xE003) | (((imm >> 11) & 1) << 12) | (((imm >> 4) & 1) << 11) |
-         (((imm >> 8) & 3) << 9) | (((imm >> 10) & 1) << 8) | (((imm >> 6) & 1) << 7) |
-         (((imm >> 7) & 1) << 6) | (((imm >> 1) & 7) << 3) | (((imm >> 5) & 1) << 2);
-}
-int32_t cb_imm(uint32_t h) {
-  return sext((((h >> 12) & 1) << 8) | (((h >> 10) & 3) << 3) | (((h >> 5) & 3) << 6) |
-                  (((h >> 3) & 3) << 1) | (((h >> 2) & 1) << 5), 9);
-}
-uint32_t cb_set(uint32_t h, uint32_t imm) {
-  return (h & 0xE383) | (((imm >> 8) & 1) << 12) | (((imm >> 3) & 3) << 10) |
-         (((imm >> 6) & 3) << 5) | (((imm >> 1) & 3) << 3) | (((imm >> 5) & 1) << 2);
-}
-int32_t i_imm(uint32_t w) { return sext(w >> 20, 12); }
-int32_t s_imm(uint32_t w) { return sext(((w >> 25) << 5) | ((w >> 7) & 0x1F), 12); }
-uint32_t i_set(uint32_t w, uint32_t imm) { return (w & 0x000FFFFF) | ((imm & 0xFFF) << 20); }
-uint32_t s_set(uint32_t w, uint32_t imm) {
-  imm &= 0xFFF;
-  return (w & 0x01FFF07F) | ((imm >> 5) << 25) | ((imm & 0x1F) << 7);
-}
-
-uint32_t rd_of(uint32_t w) { return (w >> 7) & 0x1F; }
-
-// %lo kind of a 4-byte instruction using rs1 == rd: 'i', 's' or 0.
-char pair_lo(uint32_t w2, uint32_t rd) {
-  if ((w2 & 3) != 3 || ((w2 >> 15) & 0x1F) != rd) return 0;
-  uint32_t op = w2 & 0x7F;
-  if (op == 0x13 && ((w2 >> 12) & 7) == 0) return 'i';
-  if (op == 0x03 || op == 0x67 || op == 0x07) return 'i';
-  if (op == 0x23 || op == 0x27) return 's';
-  return 0;
-}
-int32_t lo_imm(uint32_t w, char kind) { return kind == 'i' ? i_imm(w) : s_imm(w); }
-uint32_t lo_set(uint32_t w, char kind, uint32_t imm) {
-  return kind == 'i' ? i_set(w, imm) : s_set(w, imm);
-}
-
 uint8_t* at(const Piece& pc, uint32_t p) { return pc.b->out + (p - pc.b->base); }
 uint32_t pc_of(const Piece& pc, uint32_t p) { return pc.s->load_addr + (p - pc.s->file_offset); }
 
@@ -123,7 +66,6 @@ void write_pair(const Piece& pc, uint32_t p, uint32_t p2, char kind2, uint32_t v
 // Pass 1 for the U-type instruction `in`: finds its %lo within 3
 // instructions and rewrites the pair.
 void adjust_hi_pair(const Piece& pc, const Insn& in) {
-  const RelocContext* c = pc.b->c;
   uint32_t w = in.w, op = w & 0x7F, rd = rd_of(w);
   if (rd == 0) return;
   Insn n;
@@ -135,12 +77,12 @@ void adjust_hi_pair(const Piece& pc, const Insn& in) {
       uint32_t pc0 = pc_of(pc, in.p);
       uint32_t t = (op == 0x17 ? pc0 : 0) + (w & 0xFFFFF000u) + (uint32_t)lo_imm(n.w, kind2);
       int64_t t2, pc2;
-      if (!reloc_map(c, t, &t2)) return;
+      if (!map_addr(pc.b, t, &t2)) return;
       if (op == 0x37) {
         if (t2 != t) write_pair(pc, in.p, n.p, kind2, (uint32_t)t2);
         return;
       }
-      if (!reloc_map(c, pc0, &pc2)) return;
+      if (!map_addr(pc.b, pc0, &pc2)) return;
       int64_t rel = t2 - pc2;
       if (rel != (int64_t)t - pc0) write_pair(pc, in.p, n.p, kind2, (uint32_t)rel);
       return;
@@ -152,7 +94,6 @@ void adjust_hi_pair(const Piece& pc, const Insn& in) {
 
 // Pass 1 for a PC-relative control transfer.
 void adjust_branch(const Piece& pc, const Insn& in) {
-  const RelocContext* c = pc.b->c;
   uint32_t pc0 = pc_of(pc, in.p);
   int32_t imm;
   int64_t range;
@@ -170,7 +111,7 @@ void adjust_branch(const Piece& pc, const Insn& in) {
   }
   uint32_t t = pc0 + (uint32_t)imm;
   int64_t pc2, t2;
-  if (!reloc_map(c, pc0, &pc2) || !reloc_map(c, t, &t2)) return;
+  if (!map_addr(pc.b, pc0, &pc2) || !map_addr(pc.b, t, &t2)) return;
   int64_t rel = t2 - pc2;
   if (rel == (int64_t)t - pc0 || (rel & 1) || rel < -range || rel >= range) return;
   uint8_t* q = at(pc, in.p);
@@ -185,13 +126,12 @@ void adjust_branch(const Piece& pc, const Insn& in) {
 
 // Pass 2 for the U-type instruction `in`: its later %lo uses.
 void adjust_multi_lo(const Piece& pc, const Insn& in) {
-  const RelocContext* c = pc.b->c;
   uint32_t w = in.w, op = w & 0x7F, rd = rd_of(w);
   if (rd == 0) return;
   uint32_t pc0 = pc_of(pc, in.p);
   uint32_t base_old = (op == 0x17 ? pc0 : 0) + (w & 0xFFFFF000u);
   int64_t pc2 = 0;
-  if (op == 0x17 && !reloc_map(c, pc0, &pc2)) return;
+  if (op == 0x17 && !map_addr(pc.b, pc0, &pc2)) return;
   uint32_t base_new = (uint32_t)pc2 + (get32(at(pc, in.p)) & 0xFFFFF000u);
   Insn n;
   uint32_t p = in.p + in.len;
@@ -207,7 +147,7 @@ void adjust_multi_lo(const Piece& pc, const Insn& in) {
     if (kind2) {
       uint32_t t = base_old + (uint32_t)lo_imm(w2, kind2);
       int64_t t2;
-      if (reloc_map(c, t, &t2)) {
+      if (map_addr(pc.b, t, &t2)) {
         uint8_t* q = at(pc, n.p);
         uint32_t w2n = get32(q);
         int32_t want = (int32_t)((uint32_t)t2 - base_new);

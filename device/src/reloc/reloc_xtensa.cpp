@@ -1,13 +1,8 @@
-// T on Xtensa (ESP32 LX6, ESP32-S3 LX7): CALLn and L32R (reloc.h).
-//
-// Encodings (Xtensa ISA reference; LLVM's MC tests): 24-bit instructions,
-// little-endian, unaligned; op0 = byte0 & 0xF, op0 8..13 are 16-bit.
-//   CALLn: byte0 & 0x3F = n*16 + 5, offset = sext(bits 23:6, 18),
-//          target = (pc & ~3) + (offset << 2) + 4; CALL4/8/12 land on ENTRY
-//          (first byte 0x36).
-//   L32R:  op0 = 1, imm16 = bits 23:8,
-//          address = ((pc + 3) & ~3) + ((0xFFFF0000 | imm16) << 2).
+// T on Xtensa (ESP32 LX6, ESP32-S3 LX7): CALLn and L32R (reloc.h); the
+// encodings are in xtensa_fields.h. CALL4/8/12 count only when they land on
+// an ENTRY.
 #include "reloc_internal.h"
+#include "xtensa_fields.h"
 
 namespace ota {
 namespace reloc_detail {
@@ -32,32 +27,32 @@ void sweep_piece(Block* b, const RelocSegment& s, uint32_t bs, uint32_t be) {
   uint8_t* out = b->out;
   for (uint32_t p = bs; p + 2 < be && b->status == kStatusOk;) {
     uint8_t* q = out + (p - b->base);  // after the pointer pass, before any rewrite here
-    uint32_t b0 = q[0], op0 = b0 & 0xF;
+    uint32_t b0 = q[0];
     uint32_t pc = s.load_addr + (p - s.file_offset);
-    if (op0 == 5) {
+    if (xt_is_call(b0)) {
       uint32_t w = get24(q);
-      uint32_t n = (b0 >> 4) & 3;
-      uint32_t t = (pc & ~3u) + ((uint32_t)sext(w >> 6, 18) << 2) + 4;
+      uint32_t n = xt_call_n(b0);
+      uint32_t t = xt_call_target(pc, w);
       const RelocSegment* ts = segment_of_addr(c->layout, t);
       bool ok = ts != nullptr;
       if (ok && n != 0) {
         uint8_t e = 0;
         if (!pointer_pass_byte(b, *ts, ts->file_offset + (t - ts->load_addr), &e)) return;
-        ok = e == 0x36;
+        ok = e == kXtensaEntryOpcode;
       }
       int64_t pc2, t2;
-      if (ok && reloc_map(c, pc, &pc2) && reloc_map(c, t, &t2) && (t2 & 3) == 0) {
+      if (ok && map_addr(b, pc, &pc2) && map_addr(b, t, &t2) && (t2 & 3) == 0) {
         int64_t off = (t2 - ((pc2 & ~(int64_t)3) + 4)) / 4;
         if (off >= -(1 << 17) && off < (1 << 17)) {
           uint32_t nw = (w & 0x3F) | (((uint32_t)off & 0x3FFFF) << 6);
           if (nw != w) put24(q, nw);
         }
       }
-    } else if (op0 == 1) {
+    } else if (xt_is_l32r(b0)) {
       uint32_t w = get24(q);
-      uint32_t t = ((pc + 3) & ~3u) + (((w >> 8) | 0xFFFF0000u) << 2);
+      uint32_t t = xt_l32r_target(pc, w);
       int64_t pc2, t2;
-      if (segment_of_addr(c->layout, t) && reloc_map(c, pc, &pc2) && reloc_map(c, t, &t2) &&
+      if (segment_of_addr(c->layout, t) && map_addr(b, pc, &pc2) && map_addr(b, t, &t2) &&
           pc2 - pc != t2 - t && (t2 & 3) == 0) {
         int64_t k = (t2 - ((pc2 + 3) & ~(int64_t)3)) / 4;
         if (k >= -(1 << 16) && k < 0) {
@@ -66,7 +61,7 @@ void sweep_piece(Block* b, const RelocSegment& s, uint32_t bs, uint32_t be) {
         }
       }
     }
-    p += (op0 >= 8 && op0 <= 13) ? 2 : 3;
+    p += xt_length(b0);
   }
 }
 

@@ -46,6 +46,25 @@ std::vector<uint8_t> reloc_transform_image(std::span<const uint8_t> old_image,
 // (start - previous end, length, delta - previous delta).
 std::vector<uint8_t> serialize_reloc_map(const std::vector<RelocRegion>& map);
 
+// How the shipped map is built (build_reloc_map); the defaults are what
+// `ota-delta diff` uses.
+struct RelocMapOptions {
+  // map_{i+1} from match(T(old, map_i), new), this many times after map0.
+  int refine = 1;
+  // Then the vote overlay (reloc_votes.h) from match(T(old, map), new):
+  // runs with at least this many votes override the map; 0 disables it.
+  uint32_t min_run_votes = 10;
+};
+
+// The address map a firmware-aware patch ships: map0 from match(old, new),
+// refined, then the vote overlay painted over it.
+std::vector<RelocRegion> build_reloc_map(std::span<const uint8_t> old_image,
+                                         std::span<const uint8_t> new_image,
+                                         const RelocImageLayout& old_layout,
+                                         const RelocImageLayout& new_layout,
+                                         const RelocMapOptions& map_options = {},
+                                         const MatchOptions& match = {});
+
 struct RelocPatchSizes {
   bool applied = false;       // false: not an ESP pair of one known chip; sizes are plain
   uint32_t regions = 0;
@@ -55,12 +74,11 @@ struct RelocPatchSizes {
   size_t total() const { return patch + map_lzma; }
 };
 
-// The shipped-map design, measured: map0 from match(old, new), refined
-// `refine` times (map_{i+1} from match(T(old, map_i), new)), then the patch
-// of T(old, map) -> new with the options' codec. Nothing is written; the
-// patch format does not carry the map yet.
+// The shipped-map design, measured: build_reloc_map, then the stream of
+// T(old, map) -> new with the options' codec, and the map's LZMA size.
 RelocPatchSizes measure_reloc_patch(std::span<const uint8_t> old_image,
-                                    std::span<const uint8_t> new_image, int refine = 0,
+                                    std::span<const uint8_t> new_image,
+                                    const RelocMapOptions& map_options = {},
                                     const EncodeOptions& options = {});
 
 // Side data of a kTransformReloc patch (docs/format.md): OLD's chip id, 2
@@ -68,12 +86,13 @@ RelocPatchSizes measure_reloc_patch(std::span<const uint8_t> old_image,
 std::vector<uint8_t> reloc_side_data(uint16_t chip_id, const std::vector<RelocRegion>& map);
 
 // A firmware-aware patch (transform kTransformReloc, the map shipped as side
-// data): map0 from match(old, new), refined `refine` times, then the patch
-// of T(old, map) -> new whose header names OLD. Empty when the pair is not
-// reloc_applicable (or the map comes out empty).
+// data): build_reloc_map, then the patch of T(old, map) -> new whose header
+// names OLD. Empty when the pair is not reloc_applicable, the map comes out
+// empty or does not fit the header's map capacity.
 std::vector<uint8_t> make_reloc_patch(std::span<const uint8_t> old_image,
                                       std::span<const uint8_t> new_image,
-                                      const EncodeOptions& options = {}, int refine = 0);
+                                      const EncodeOptions& options = {},
+                                      const RelocMapOptions& map_options = {});
 
 // What `ota-delta diff` writes by default: the smaller of make_patch and
 // make_reloc_patch (the plain patch when the pair is not applicable).
