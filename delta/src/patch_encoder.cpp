@@ -68,7 +68,17 @@ std::vector<uint8_t> make_patch(std::span<const uint8_t> old_image,
   check_options(options);
   if (old_image.size() > UINT32_MAX || new_image.size() > UINT32_MAX)
     throw std::invalid_argument("images must be smaller than 4 GiB");
-  std::vector<Record> records = match_images(old_image, new_image, options.match);
+  return make_patch_from_records(old_image, new_image,
+                                 match_images(old_image, new_image, options.match), options);
+}
+
+std::vector<uint8_t> make_patch_from_records(std::span<const uint8_t> old_image,
+                                             std::span<const uint8_t> new_image,
+                                             const std::vector<Record>& records,
+                                             const EncodeOptions& options) {
+  check_options(options);
+  if (old_image.size() > UINT32_MAX || new_image.size() > UINT32_MAX)
+    throw std::invalid_argument("images must be smaller than 4 GiB");
   std::vector<uint8_t> stream = build_instruction_stream(old_image, new_image, records);
 
   PatchHeader h{};

@@ -2,7 +2,12 @@
 // the plain engine on every consecutive pair of the corpus, beside
 // HDiffPatch+LZMA2 (BASELINES.tsv). Used by bench/reloc-bench.sh.
 //
-// usage: ota-reloc-bench CORPUS_DIR [--refine N] [--votes N] [--jobs N] [--pairs N]
+// With --ctrl-derived it measures the other design instead: the map the
+// device would estimate from the patch's own records (nothing but the vote
+// overlay shipped), in the interleaved layout (optimistic: a streaming
+// device would need the records ahead of the diff bytes).
+//
+// usage: ota-reloc-bench CORPUS_DIR [--refine N] [--votes N] [--ctrl-derived] [--jobs N] [--pairs N]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -16,8 +21,10 @@
 #include <thread>
 #include <vector>
 
+#include "ota/delta/lzma_compress.h"
 #include "ota/delta/patch_encoder.h"
 #include "ota/delta/reloc_encoder.h"
+#include "ota/delta/reloc_votes.h"
 
 namespace {
 
@@ -48,6 +55,38 @@ struct Pair {
   double seconds = 0;
 };
 
+// The ctrl-derived design (research "ctrlmap"): map0 from match(old, new);
+// records1 = match(T(old, map0), new); map1 = estimate(records1), which a
+// device could compute itself; the vote runs over map1 are the only side
+// data; the stream is T(old, map1 + runs) -> new along records1.
+ota::delta::RelocPatchSizes measure_ctrl_derived(const std::vector<uint8_t>& o,
+                                                 const std::vector<uint8_t>& n, uint32_t min_votes) {
+  using namespace ota::delta;
+  RelocPatchSizes r;
+  EncodeOptions e;
+  LzmaParams lp{e.dict_size, e.lc, e.lp, e.pb};
+  auto ol = reloc_layout(o), nl = reloc_layout(n);
+  if (!ol || !nl || !reloc_applicable(*ol, *nl)) {
+    r.patch = make_patch(o, n).size();
+    return r;
+  }
+  auto map0 = estimate_reloc_map(*ol, *nl, match_images(o, n));
+  auto records1 = match_images(reloc_transform_image(o, *ol, map0), n);
+  auto map1 = estimate_reloc_map(*ol, *nl, records1);
+  std::vector<ota::RelocRegion> runs;
+  if (min_votes)
+    runs = reloc_vote_runs(*ol, map1, collect_reloc_votes(o, n, *ol, *nl, records1), min_votes);
+  auto old2 = reloc_transform_image(o, *ol, paint_reloc_overlay(*ol, map1, runs));
+  auto stream = build_instruction_stream(old2, n, records1);
+  r.applied = true;
+  r.regions = uint32_t(runs.size());
+  auto ser = serialize_reloc_map(runs);
+  r.map_raw = ser.size();
+  r.map_lzma = runs.empty() ? 0 : lzma_compress_raw(ser, lp).size();
+  r.patch = ota::kPatchHeaderSize + lzma_compress_raw(stream, lp).size();
+  return r;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -58,8 +97,18 @@ int main(int argc, char** argv) {
   std::string corpus = argv[1];
   ota::delta::RelocMapOptions mo;
   int jobs = 1;
+  bool ctrl_derived = false;
   size_t max_pairs = SIZE_MAX;
-  for (int i = 2; i + 1 < argc; i += 2) {
+  for (int i = 2; i < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--ctrl-derived")) {
+      ctrl_derived = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "ota-reloc-bench: %s needs a value\n", argv[i]);
+      return 2;
+    }
     if (!std::strcmp(argv[i], "--refine")) mo.refine = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--votes")) mo.min_run_votes = uint32_t(std::atoi(argv[i + 1]));
     else if (!std::strcmp(argv[i], "--jobs")) jobs = std::max(1, std::atoi(argv[i + 1]));
@@ -97,7 +146,8 @@ int main(int argc, char** argv) {
       auto o = read_bytes(corpus + "/" + p.series + "/" + p.a + ".bin");
       auto n = read_bytes(corpus + "/" + p.series + "/" + p.b + ".bin");
       p.plain = ota::delta::make_patch(o, n).size();
-      p.reloc = ota::delta::measure_reloc_patch(o, n, mo);
+      p.reloc = ctrl_derived ? measure_ctrl_derived(o, n, mo.min_run_votes)
+                             : ota::delta::measure_reloc_patch(o, n, mo);
       p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
   };
@@ -105,9 +155,14 @@ int main(int argc, char** argv) {
   for (int j = 0; j < jobs; ++j) th.emplace_back(work);
   for (auto& t : th) t.join();
 
-  std::printf("# shipped map (map0 from the matcher's matches, refined %d time(s), vote overlay %s), "
-              "T block-local 4 KiB; sizes in bytes\n", mo.refine,
-              mo.min_run_votes ? ("runs of >= " + std::to_string(mo.min_run_votes) + " votes").c_str() : "off");
+  std::string overlay =
+      mo.min_run_votes ? "runs of >= " + std::to_string(mo.min_run_votes) + " votes" : std::string("off");
+  if (ctrl_derived)
+    std::printf("# ctrl-derived map (estimated from the patch's own records; only the vote overlay, %s, "
+                "shipped), interleaved layout, T block-local 4 KiB; sizes in bytes\n", overlay.c_str());
+  else
+    std::printf("# shipped map (map0 from the matcher's matches, refined %d time(s), vote overlay %s), "
+                "T block-local 4 KiB; sizes in bytes\n", mo.refine, overlay.c_str());
   std::printf("%-22s %-10s %-10s %9s %9s %7s %8s %9s %9s %7s %5s\n", "series", "old", "new", "plain",
               "reloc", "map", "regions", "hdiffz", "x_hdiffz", "x_plain", "s");
   struct Sum {

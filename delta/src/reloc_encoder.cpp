@@ -156,11 +156,14 @@ std::vector<uint8_t> serialize_reloc_map(const std::vector<RelocRegion>& map) {
   return out;
 }
 
-std::vector<RelocRegion> build_reloc_map(std::span<const uint8_t> old_image,
-                                         std::span<const uint8_t> new_image,
-                                         const RelocImageLayout& ol, const RelocImageLayout& nl,
-                                         const RelocMapOptions& mo, const MatchOptions& match) {
-  std::vector<RelocRegion> map = estimate_reloc_map(ol, nl, match_images(old_image, new_image, match));
+namespace {
+
+// build_reloc_map with match(old, new) given.
+std::vector<RelocRegion> map_from(std::span<const uint8_t> old_image,
+                                  std::span<const uint8_t> new_image, const RelocImageLayout& ol,
+                                  const RelocImageLayout& nl, const RelocMapOptions& mo,
+                                  const MatchOptions& match, const std::vector<Record>& records0) {
+  std::vector<RelocRegion> map = estimate_reloc_map(ol, nl, records0);
   for (int i = 0; i < mo.refine; ++i) {
     // T(old) keeps OLD's layout, so its matches still give old -> new addresses.
     std::vector<uint8_t> old1 = reloc_transform_image(old_image, ol, map);
@@ -173,6 +176,47 @@ std::vector<RelocRegion> build_reloc_map(std::span<const uint8_t> old_image,
     map = overlay_reloc_votes(ol, map, votes, mo.min_run_votes);
   }
   return map;
+}
+
+// make_reloc_patch with match(old, new) given.
+std::vector<uint8_t> reloc_patch_from(std::span<const uint8_t> old_image,
+                                      std::span<const uint8_t> new_image,
+                                      const EncodeOptions& options, const RelocMapOptions& map_options,
+                                      const std::vector<Record>& records0) {
+  auto ol = reloc_layout(old_image), nl = reloc_layout(new_image);
+  if (!ol || !nl || !reloc_applicable(*ol, *nl) || ol->image_size > old_image.size()) return {};
+  std::vector<RelocRegion> map =
+      map_from(old_image, new_image, *ol, *nl, map_options, options.match, records0);
+  if (map.empty()) return {};
+  std::vector<uint8_t> old1 = reloc_transform_image(old_image, *ol, map);
+  std::vector<uint8_t> side = reloc_side_data(ol->chip_id, map);
+  uint32_t units = uint32_t((map.size() + kRelocCapacityUnit - 1) / kRelocCapacityUnit);
+  if (side.size() > kRelocSideMax || units > 255) return {};
+  // The plain patch of T(old) -> new, then the header names OLD itself and
+  // the transform, and the side data goes between header and payload.
+  std::vector<uint8_t> inner = make_patch(old1, new_image, options);
+  PatchHeader h;
+  if (patch_header_parse(inner.data(), &h) != kStatusOk) throw std::runtime_error("patch header");
+  h.transform = kTransformReloc;
+  h.transform_version = kTransformRelocVersion;
+  h.side_size = uint32_t(side.size());
+  h.map_capacity = uint8_t(units);
+  Digest od = sha256(old_image);
+  std::memcpy(h.old_sha256, od.data(), 32);
+  std::vector<uint8_t> patch(kPatchHeaderSize);
+  patch_header_write(h, patch.data());
+  patch.insert(patch.end(), side.begin(), side.end());
+  patch.insert(patch.end(), inner.begin() + kPatchHeaderSize, inner.end());
+  return patch;
+}
+
+}  // namespace
+
+std::vector<RelocRegion> build_reloc_map(std::span<const uint8_t> old_image,
+                                         std::span<const uint8_t> new_image,
+                                         const RelocImageLayout& ol, const RelocImageLayout& nl,
+                                         const RelocMapOptions& mo, const MatchOptions& match) {
+  return map_from(old_image, new_image, ol, nl, mo, match, match_images(old_image, new_image, match));
 }
 
 RelocPatchSizes measure_reloc_patch(std::span<const uint8_t> old_image,
@@ -209,37 +253,18 @@ std::vector<uint8_t> make_reloc_patch(std::span<const uint8_t> old_image,
                                       const EncodeOptions& options,
                                       const RelocMapOptions& map_options) {
   auto ol = reloc_layout(old_image), nl = reloc_layout(new_image);
-  if (!ol || !nl || !reloc_applicable(*ol, *nl) || ol->image_size > old_image.size()) return {};
-  std::vector<RelocRegion> map =
-      build_reloc_map(old_image, new_image, *ol, *nl, map_options, options.match);
-  if (map.empty()) return {};
-  std::vector<uint8_t> old1 = reloc_transform_image(old_image, *ol, map);
-  std::vector<uint8_t> side = reloc_side_data(ol->chip_id, map);
-  uint32_t units = uint32_t((map.size() + kRelocCapacityUnit - 1) / kRelocCapacityUnit);
-  if (side.size() > kRelocSideMax || units > 255) return {};
-  // The plain patch of T(old) -> new, then the header names OLD itself and
-  // the transform, and the side data goes between header and payload.
-  std::vector<uint8_t> inner = make_patch(old1, new_image, options);
-  PatchHeader h;
-  if (patch_header_parse(inner.data(), &h) != kStatusOk) throw std::runtime_error("patch header");
-  h.transform = kTransformReloc;
-  h.transform_version = kTransformRelocVersion;
-  h.side_size = uint32_t(side.size());
-  h.map_capacity = uint8_t(units);
-  Digest od = sha256(old_image);
-  std::memcpy(h.old_sha256, od.data(), 32);
-  std::vector<uint8_t> patch(kPatchHeaderSize);
-  patch_header_write(h, patch.data());
-  patch.insert(patch.end(), side.begin(), side.end());
-  patch.insert(patch.end(), inner.begin() + kPatchHeaderSize, inner.end());
-  return patch;
+  if (!ol || !nl || !reloc_applicable(*ol, *nl)) return {};  // before the costly match
+  return reloc_patch_from(old_image, new_image, options, map_options,
+                          match_images(old_image, new_image, options.match));
 }
 
 std::vector<uint8_t> make_patch_auto(std::span<const uint8_t> old_image,
                                      std::span<const uint8_t> new_image,
                                      const EncodeOptions& options) {
-  std::vector<uint8_t> plain = make_patch(old_image, new_image, options);
-  std::vector<uint8_t> reloc = make_reloc_patch(old_image, new_image, options);
+  // One match(old, new) serves the plain patch and the map's first estimate.
+  std::vector<Record> records0 = match_images(old_image, new_image, options.match);
+  std::vector<uint8_t> plain = make_patch_from_records(old_image, new_image, records0, options);
+  std::vector<uint8_t> reloc = reloc_patch_from(old_image, new_image, options, {}, records0);
   if (!reloc.empty() && reloc.size() < plain.size()) return reloc;
   return plain;
 }

@@ -100,10 +100,10 @@ std::vector<RelocVote> collect_reloc_votes(std::span<const uint8_t> old_image,
   return votes;
 }
 
-std::vector<RelocRegion> overlay_reloc_votes(const RelocImageLayout& ol,
-                                             const std::vector<RelocRegion>& map,
-                                             const std::vector<RelocVote>& votes,
-                                             uint32_t min_run_votes) {
+std::vector<RelocRegion> reloc_vote_runs(const RelocImageLayout& ol,
+                                         const std::vector<RelocRegion>& map,
+                                         const std::vector<RelocVote>& votes,
+                                         uint32_t min_run_votes) {
   // Per target: delta -> (count, first seen).
   struct Tally {
     std::vector<std::pair<int32_t, uint32_t>> counts;  // in first-seen order
@@ -155,9 +155,22 @@ std::vector<RelocRegion> overlay_reloc_votes(const RelocImageLayout& ol,
       if (a < b) overlay.push_back({a, b, r.delta, r.votes});
     }
   }
-  if (overlay.empty()) return map;
   std::sort(overlay.begin(), overlay.end(), [](const Run& x, const Run& y) { return x.start < y.start; });
+  std::vector<RelocRegion> out;
+  for (const Run& r : overlay) out.push_back({uint32_t(r.start), uint32_t(r.end - r.start), r.delta});
+  return out;
+}
 
+std::vector<RelocRegion> paint_reloc_overlay(const RelocImageLayout& ol,
+                                             const std::vector<RelocRegion>& map,
+                                             const std::vector<RelocRegion>& runs) {
+  if (runs.empty()) return map;
+  struct Run {
+    uint64_t start, end;
+    int32_t delta;
+  };
+  std::vector<Run> overlay;
+  for (const RelocRegion& r : runs) overlay.push_back({r.old_start, uint64_t(r.old_start) + r.length, r.delta});
   // Paint: between consecutive boundaries of both lists, the overlay wins,
   // then the map; nothing where neither covers.
   std::vector<uint64_t> bounds;
@@ -182,7 +195,7 @@ std::vector<RelocRegion> overlay_reloc_votes(const RelocImageLayout& ol,
     else if (mi < map.size() && map[mi].old_start <= a) d = map[mi].delta;
     if (!d) continue;
     bool segment_starts_here = false;
-    for (uint32_t k = 0; k < ol.segment_count; ++k) segment_starts_here |= ol.segments[k].load_addr == a;
+    for (uint32_t g = 0; g < ol.segment_count; ++g) segment_starts_here |= ol.segments[g].load_addr == a;
     if (!out.empty() && out.back().delta == *d && !segment_starts_here &&
         uint64_t(out.back().old_start) + out.back().length == a)
       out.back().length += uint32_t(b - a);
@@ -195,6 +208,13 @@ std::vector<RelocRegion> overlay_reloc_votes(const RelocImageLayout& ol,
   if (reloc_context_init(&check, &ol, out.data(), uint32_t(out.size()), nullptr, nullptr) != kStatusOk)
     return map;
   return out;
+}
+
+std::vector<RelocRegion> overlay_reloc_votes(const RelocImageLayout& ol,
+                                             const std::vector<RelocRegion>& map,
+                                             const std::vector<RelocVote>& votes,
+                                             uint32_t min_run_votes) {
+  return paint_reloc_overlay(ol, map, reloc_vote_runs(ol, map, votes, min_run_votes));
 }
 
 }  // namespace ota::delta

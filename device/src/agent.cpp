@@ -345,6 +345,9 @@ void confirm(Agent* a) {
   show(a, "confirmed", a->running_version);
 }
 
+// Decoder RAM this device gives a patch: the decoder struct and its workspace.
+uint32_t ram_budget(const Agent* a) { return (uint32_t)sizeof(PatchDecoder) + a->cfg.workspace_size; }
+
 DeviceIdentity identity(Agent* a) {
   DeviceIdentity id;
   memset(&id, 0, sizeof(id));
@@ -355,7 +358,7 @@ DeviceIdentity identity(Agent* a) {
   id.security_counter = a->st.security_counter;
   memcpy(id.nonce, a->nonce, kNonceSize);
   memcpy(id.running_sha256, a->running_sha256, 32);
-  id.ram_budget = (uint32_t)sizeof(PatchDecoder) + a->cfg.workspace_size;
+  id.ram_budget = ram_budget(a);
   id.record_budget = a->cfg.record_buffer_size;
   return id;
 }
@@ -643,7 +646,8 @@ AgentResult agent_poll(Agent* a) {
     log_line(a, kLogError, "no random numbers");
     return retry_later(a, "no random numbers");
   }
-  char body[192];
+  // The RAM budget lets the server pick a firmware-aware delta when it fits.
+  char body[240];
   Text b = {body, sizeof(body), 0};
   add(&b, "{\"version\":");
   add_json_str(&b, a->running_version);
@@ -651,7 +655,9 @@ AgentResult agent_poll(Agent* a) {
   add_hex(&b, a->running_sha256, 32);
   add(&b, "\",\"nonce\":\"");
   add_hex(&b, a->nonce, kNonceSize);
-  add(&b, "\"}");
+  add(&b, "\",\"ram_budget\":");
+  add_u32(&b, ram_budget(a));
+  add(&b, "}");
   Text p = {a->path, sizeof(a->path), 0};
   add(&p, "/api/v1/devices/");
   add(&p, a->cfg.device_id);

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -334,6 +335,59 @@ TEST_F(e2e_agent, DeltaUpdate) {
   EXPECT_EQ(again.outcome, "up_to_date") << d->lines();
   EXPECT_EQ(again.bytes_downloaded, 0u);
   EXPECT_EQ(count_of(s_->admin.history_states(d->p.id), "downloading"), 1u);
+}
+
+// 1b. A device that gives the patch decoder 48 KiB reports it at check-in
+// and gets the firmware-aware delta (docs/reloc.md); it applies it in that
+// RAM and boots the target. A device without the RAM gets the plain one.
+TEST_F(e2e_agent, FirmwareAwareDeltaForADeviceWithTheRam) {
+  constexpr uint32_t kRam = 48 * 1024;
+  MAKE_DEVICE(d, s_, "fa-1", fw().base, DeviceOptions{}.config([](SimConfig& c) {
+    c.workspace_size = kRam - static_cast<uint32_t>(sizeof(PatchDecoder));
+  }));
+  SimSummary s = d->run();
+  EXPECT_EQ(s.outcome, "updated") << s.error << "\n" << d->lines();
+  EXPECT_EQ(s.image_sha256, fw().next.sha256);
+  EXPECT_TRUE(boots(*d, fw().next));
+
+  // What the server answers each budget (the releases exist by now).
+  auto ask = [&](std::optional<uint32_t> ram) {
+    HttpClient dev = s_->admin.http().with_bearer(d->p.token);
+    nlohmann::json body = {{"version", "1.0.0"}, {"image_sha256", fw().base.sha256}, {"nonce", random_nonce_hex()}};
+    if (ram) body["ram_budget"] = *ram;
+    HttpResult r = dev.post("/api/v1/devices/" + d->p.id + "/check-in", body.dump(), "application/json");
+    return std::make_pair(r.status, nlohmann::json::parse(r.body, nullptr, false));
+  };
+  // The device runs 1.0.1 now; give it the assignment back for the question.
+  std::string assign_err;
+  ASSERT_TRUE(s_->admin.assign(d->p.id, "1.0.1", &assign_err)) << assign_err;
+  auto [st_fa, fa] = ask(kRam);
+  auto [st_plain, plain] = ask(std::nullopt);
+  auto [st_small, small] = ask(32 * 1024);
+  ASSERT_EQ(st_fa, 200) << fa.dump();
+  ASSERT_EQ(st_plain, 200) << plain.dump();
+  ASSERT_EQ(st_small, 200) << small.dump();
+  ASSERT_TRUE(fa.value("update", false)) << fa.dump();
+  EXPECT_EQ(s.stream_size, fa.value("size", uint64_t{0})) << "the device got the answer for its budget";
+  EXPECT_FALSE(plain.value("firmware_aware", true));
+  EXPECT_FALSE(small.value("firmware_aware", true));
+  EXPECT_EQ(plain.value("download_url", ""), small.value("download_url", ""));
+  EXPECT_NE(plain.value("download_url", ""), fa.value("download_url", ""));
+  if (fw().source.rfind("corpus", 0) == 0) {
+    // Real firmware: two ESP32 images of one chip, where T pays off.
+    EXPECT_TRUE(fa.value("firmware_aware", false)) << fa.dump();
+    EXPECT_LT(fa.value("size", uint64_t{0}), plain.value("size", uint64_t{0}));
+  }
+  std::printf("[ e2e      ] firmware-aware: stream %llu bytes (plain %llu) for a %zu-byte image\n",
+              static_cast<unsigned long long>(fa.value("size", uint64_t{0})),
+              static_cast<unsigned long long>(plain.value("size", uint64_t{0})), fw().next.bytes.size());
+  // A budget that is no whole number of bytes is refused.
+  HttpClient dev = s_->admin.http().with_bearer(d->p.token);
+  for (const char* bad : {"-1", "1.5", "\"49152\"", "4294967296"}) {
+    std::string body = R"({"version":"1.0.0","image_sha256":")" + fw().base.sha256 +
+                       R"(","nonce":"000102030405060708090a0b0c0d0e0f","ram_budget":)" + bad + "}";
+    EXPECT_EQ(dev.post("/api/v1/devices/" + d->p.id + "/check-in", body, "application/json").status, 400) << bad;
+  }
 }
 
 // 2. The device runs an image the server does not have: the full image.

@@ -40,6 +40,20 @@ class Artifacts : public ::testing::Test {
   fs::path root_;
 };
 
+TEST(ReleaseNames, PlainFullAndFirmwareAwareNeverCollide) {
+  EXPECT_EQ(ArtifactStore::release_name("1.0.0", "1.0.1"), "1.0.0_to_1.0.1");
+  EXPECT_EQ(ArtifactStore::release_name("", "1.0.1"), "full_1.0.1");
+  EXPECT_EQ(ArtifactStore::release_name("1.0.0", "1.0.1", true), "1.0.0_to_1.0.1~fa");
+  EXPECT_THROW(ArtifactStore::release_name("", "1.0.1", true), std::invalid_argument);
+  EXPECT_THROW(ArtifactStore::release_name("../x", "1.0.1", true), std::invalid_argument);
+  for (const char* ok : {"1.0.0_to_1.0.1", "full_1.0.1", "1.0.0_to_1.0.1~fa", "a_b_to_c_d~fa"})
+    EXPECT_TRUE(ArtifactStore::valid_release_name(ok)) << ok;
+  // '~' is in no version, so "~fa" only ever ends a delta's name.
+  for (const char* bad : {"full_1.0.1~fa", "~fa", "1.0.0~fa", "1.0.0_to_~fa", "1.0.0_to_1.0.1~fa~fa",
+                          "1.0.0_to_1.0.1~fb", "1~fa_to_2", "../1_to_2~fa"})
+    EXPECT_FALSE(ArtifactStore::valid_release_name(bad)) << bad;
+}
+
 TEST_F(Artifacts, OriginalLayout) {
   ArtifactStore s(root_);
   EXPECT_EQ(s.firmware_path("1.0.1"), root_ / "firmware" / "firmware_1.0.1.bin");

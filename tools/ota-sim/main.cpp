@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ota/patch_decoder.h"
 #include "sim_device.h"
 
 namespace {
@@ -51,6 +52,8 @@ const char kUsage[] =
     "  --fail-self-test      the self-test of any image but the factory one fails\n"
     "  --no-checkpoint       no delta resume: a reset restarts the download from zero\n"
     "  --checkpoint-interval BYTES  payload bytes between checkpoints (default 65536)\n"
+    "  --ram BYTES          decoder RAM (struct + workspace; default the 32 KiB mode's);\n"
+    "                       49152 lets the server send firmware-aware deltas\n"
     "fleet:\n"
     "  --fleet N             run N devices (the first N bundles of --bundle DIR, states in --state DIR/<id>)\n"
     "  --threads T           worker threads for the fleet (default 32)\n"
@@ -327,6 +330,12 @@ int main(int argc, char** argv) {
       if (!parse_u64(value("--checkpoint-interval"), &n) || n == 0 || n > 0xFFFFFFFFu)
         return usage_error("--checkpoint-interval needs a positive number of bytes");
       o.cfg.checkpoint_interval = static_cast<uint32_t>(n);
+    } else if (a == "--ram") {
+      if (!parse_u64(value("--ram"), &n) || n < sizeof(ota::PatchDecoder) + ota::sim::kSimDefaultWorkspace || n > (1u << 20))
+        return usage_error("--ram needs the decoder's bytes, " +
+                           std::to_string(sizeof(ota::PatchDecoder) + ota::sim::kSimDefaultWorkspace) + ".." +
+                           std::to_string(1u << 20));
+      o.cfg.workspace_size = static_cast<uint32_t>(n - sizeof(ota::PatchDecoder)) & ~3u;
     } else if (a == "--fleet") {
       if (!parse_u64(value("--fleet"), &o.fleet) || o.fleet == 0) return usage_error("--fleet needs a number");
     } else if (a == "--threads") {

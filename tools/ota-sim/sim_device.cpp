@@ -52,10 +52,7 @@ std::string sha256_hex(const std::vector<uint8_t>& data) {
   return hex(d, 32);
 }
 
-// The default device setting: the patch decoder's LZMA workspace for the
-// server's patches (lc1 lp0, 16 KiB dictionary) and one 4 KiB record; the
-// original path may send one record of up to 64 KiB.
-constexpr uint32_t kWorkspaceSize = 23148;
+// One 4 KiB record; the original path may send one record of up to 64 KiB.
 constexpr uint32_t kRecordBuffer = 4157;
 constexpr uint32_t kLegacyRecordBuffer = 65564;
 
@@ -231,7 +228,7 @@ struct SimDevice::Impl {
                 ac.server_public_key);
       ac.factory_version = cfg.version_label.empty() ? nullptr : cfg.version_label.c_str();
       ac.workspace = reinterpret_cast<uint8_t*>(workspace.data());
-      ac.workspace_size = kWorkspaceSize;
+      ac.workspace_size = static_cast<uint32_t>(workspace.size() * 4);
       ac.record_buffer = record_buffer.data();
       ac.record_buffer_size = static_cast<uint32_t>(record_buffer.size());
       ac.checkpoint_interval = cfg.checkpoint_interval;
@@ -401,7 +398,7 @@ std::unique_ptr<SimDevice> SimDevice::open(const SimConfig& cfg, std::string* er
   d->transport_port = d->transport->port();
   if (cfg.wrap_transport) d->transport_port = cfg.wrap_transport(d->transport_port);
   d->crypto = mbedtls_crypto_port();
-  d->workspace.assign(kWorkspaceSize / 4, 0);
+  d->workspace.assign(cfg.workspace_size / 4, 0);
   d->record_buffer.assign(cfg.legacy ? kLegacyRecordBuffer : kRecordBuffer, 0);
   d->agent = std::make_unique<Agent>();
   d->sum.device_id = cfg.bundle.device_id;
@@ -411,8 +408,8 @@ std::unique_ptr<SimDevice> SimDevice::open(const SimConfig& cfg, std::string* er
 SimDevice::SimDevice(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SimDevice::~SimDevice() = default;
 
-size_t SimDevice::agent_ram(bool legacy) {
-  return sizeof(Agent) + kWorkspaceSize + (legacy ? kLegacyRecordBuffer : kRecordBuffer);
+size_t SimDevice::agent_ram(bool legacy, uint32_t workspace_size) {
+  return sizeof(Agent) + workspace_size + (legacy ? kLegacyRecordBuffer : kRecordBuffer);
 }
 
 SimSummary SimDevice::run_once() {

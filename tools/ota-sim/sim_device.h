@@ -38,6 +38,10 @@ bool load_bundle(const std::string& dir, Bundle* out, std::string* error);
 bool write_bundle(const std::string& dir, const Bundle& b, const std::string& server_pub_pem,
                   const std::string& ca_pem, std::string* error);
 
+// The default device setting: the patch decoder's LZMA workspace for plain
+// patches (lc1 lp0, 16 KiB dictionary).
+constexpr uint32_t kSimDefaultWorkspace = 23148;
+
 struct SimConfig {
   Bundle bundle;
   std::string server_url;      // overrides bundle.server_url when set
@@ -50,6 +54,10 @@ struct SimConfig {
   int64_t power_cut_after = -1;  // flash units (bytes written or erased) before the power fails once
   bool fail_self_test = false;   // the self-test of every image but the factory one fails
   uint32_t checkpoint_interval = 64 * 1024;  // 0: no delta resume
+  // The patch decoder's workspace; the default takes the plain patches (32
+  // KiB mode). Larger, e.g. 48 KiB - sizeof(PatchDecoder), and the server
+  // may send firmware-aware ones (the check-in reports the budget).
+  uint32_t workspace_size = kSimDefaultWorkspace;
   uint32_t slot_size = 0;        // 0: the default, or larger for a larger image
   uint8_t max_retries = 5;
   uint32_t retry_delay_ms = 100;
@@ -97,7 +105,7 @@ class SimDevice {
 
   // Bytes of RAM the agent uses on this host: the Agent struct, the patch
   // decoder's workspace and the record buffer.
-  static size_t agent_ram(bool legacy);
+  static size_t agent_ram(bool legacy, uint32_t workspace_size = kSimDefaultWorkspace);
 
  private:
   struct Impl;

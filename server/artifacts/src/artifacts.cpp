@@ -98,13 +98,26 @@ fs::path ArtifactStore::signature_path(std::string_view old_version,
          ("patch_" + checked_version(old_version) + "_to_" + checked_version(new_version) + ".sig");
 }
 
-std::string ArtifactStore::release_name(std::string_view old_version, std::string_view new_version) {
-  if (old_version.empty()) return "full_" + checked_version(new_version);
-  return checked_version(old_version) + "_to_" + checked_version(new_version);
+namespace {
+constexpr std::string_view kFirmwareAwareSuffix = "~fa";
+}
+
+std::string ArtifactStore::release_name(std::string_view old_version, std::string_view new_version,
+                                        bool firmware_aware) {
+  if (old_version.empty()) {
+    if (firmware_aware) throw std::invalid_argument("a full image has no firmware-aware form");
+    return "full_" + checked_version(new_version);
+  }
+  return checked_version(old_version) + "_to_" + checked_version(new_version) +
+         std::string(firmware_aware ? kFirmwareAwareSuffix : "");
 }
 
 bool ArtifactStore::valid_release_name(std::string_view name) {
-  if (name.substr(0, 5) == "full_") return valid_version(name.substr(5));
+  if (name.size() > kFirmwareAwareSuffix.size() &&
+      name.substr(name.size() - kFirmwareAwareSuffix.size()) == kFirmwareAwareSuffix)
+    name.remove_suffix(kFirmwareAwareSuffix.size());  // then only a delta's name
+  else if (name.substr(0, 5) == "full_")
+    return valid_version(name.substr(5));
   // Versions never contain "_to_" ... but may contain '_': try every split.
   for (size_t at = name.find("_to_"); at != std::string_view::npos; at = name.find("_to_", at + 1))
     if (valid_version(name.substr(0, at)) && valid_version(name.substr(at + 4))) return true;

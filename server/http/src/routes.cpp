@@ -334,6 +334,13 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                    throw ServiceError(400, "invalid_nonce", "nonce must be 32 lowercase hex characters");
                  for (size_t i = 0; i < 16; ++i)
                    report.nonce[i] = static_cast<uint8_t>(std::stoi(nonce.substr(2 * i, 2), nullptr, 16));
+                 if (body.contains("ram_budget")) {
+                   const auto& ram = body["ram_budget"];
+                   if (!ram.is_number_unsigned() || ram.get<uint64_t>() > UINT32_MAX)
+                     throw ServiceError(400, "invalid_ram_budget",
+                                        "ram_budget must be a whole number of bytes below 2^32");
+                   report.ram_budget = static_cast<uint32_t>(ram.get<uint64_t>());
+                 }
                  return reply_later(ctx, req, [&ctx, device, report] {
                    CheckInService::Answer a = ctx.checkin.check_in(device, report);
                    if (!a.update) return nlohmann::json{{"update", false}};
@@ -341,6 +348,7 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                                          {"manifest", delta::to_hex(a.manifest)},
                                          {"target_version", a.target_version},
                                          {"delta", a.delta},
+                                         {"firmware_aware", a.firmware_aware},
                                          {"size", a.stream_size},
                                          {"download_url", "/api/v1/devices/" + device + "/releases/" + a.release}};
                  });

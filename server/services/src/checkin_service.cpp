@@ -15,6 +15,7 @@ struct CheckInService::Release {
   std::string payload_sha256_hex;
   uint8_t codec = 0;
   uint32_t ram = 0;
+  bool firmware_aware = false;  // the payload's header names a transform
   RecordStream stream;  // bytes left empty: only the geometry is needed here
   uint32_t stream_size = 0;
   Bytes content_key;
@@ -48,10 +49,10 @@ void CheckInService::authenticate(const std::string& device_id, std::string_view
 }
 
 CheckInService::Release CheckInService::release_for(const std::optional<FirmwareRecord>& base,
-                                                    const FirmwareRecord& target) {
+                                                    const FirmwareRecord& target, bool firmware_aware) {
   std::lock_guard lock(mutex_);
   Release r;
-  r.name = ArtifactStore::release_name(base ? base->version : "", target.version);
+  r.name = ArtifactStore::release_name(base ? base->version : "", target.version, firmware_aware);
   auto meta_path = artifacts_.release_path(r.name, "json");
   if (auto meta = artifacts_.read(meta_path)) {
     auto j = nlohmann::json::parse(meta->begin(), meta->end());
@@ -60,6 +61,7 @@ CheckInService::Release CheckInService::release_for(const std::optional<Firmware
     r.payload_sha256_hex = j["payload_sha256"];
     r.codec = j["codec"];
     r.ram = j["ram"];
+    r.firmware_aware = j.value("transform", 0) != kTransformNone;
     r.stream.chunk_size = j["chunk_size"];
     r.stream.record_count = j["record_count"];
     r.stream_size = j["stream_size"];
@@ -73,17 +75,24 @@ CheckInService::Release CheckInService::release_for(const std::optional<Firmware
     return r;
   }
   Bytes payload;
-  if (base) {
+  uint8_t transform = kTransformNone;
+  if (base && firmware_aware) {
+    payload = patches_.make_firmware_aware(base->version, target.version);
+  } else if (base) {
     patches_.make(base->version, target.version, "check-in");
     auto patch = artifacts_.read(artifacts_.patch_path(base->version, target.version));
     if (!patch) throw ServiceError(500, "storage_missing", "patch file missing");
     payload = std::move(*patch);
+  }
+  if (base) {
     PatchHeader h;
     if (payload.size() < kPatchHeaderSize || patch_header_parse(payload.data(), &h) != kStatusOk)
       throw ServiceError(500, "bad_patch", "stored patch does not parse");
     r.payload_type = kPayloadPatch;
     r.codec = h.codec;
     r.ram = patch_decoder_ram(h);
+    transform = h.transform;
+    r.firmware_aware = transform != kTransformNone;
   } else {
     payload = firmware_.read_image(target.version);
     r.payload_type = kPayloadFullImage;
@@ -101,6 +110,7 @@ CheckInService::Release CheckInService::release_for(const std::optional<Firmware
                       {"payload_sha256", r.payload_sha256_hex},
                       {"codec", r.codec},
                       {"ram", r.ram},
+                      {"transform", transform},
                       {"chunk_size", stream.chunk_size},
                       {"record_count", stream.record_count},
                       {"stream_size", r.stream_size},
@@ -136,7 +146,15 @@ CheckInService::Answer CheckInService::check_in(const std::string& device_id, co
                                                     target->product + "', the device is '" + device.product + "'");
   auto base = store_.firmware_by_sha256(report.image_sha256_hex);
   if (base && (base->product != target->product || base->chip_id != target->chip_id)) base.reset();
-  Release r = release_for(base, *target);
+  // The firmware-aware form when the device has the RAM for it (built once
+  // per pair, on the first such check-in); the plain one otherwise.
+  std::optional<Release> chosen;
+  if (base && report.ram_budget >= PatchService::firmware_aware_min_ram()) {
+    Release fa = release_for(base, *target, true);
+    if (fa.ram <= report.ram_budget) chosen = std::move(fa);
+  }
+  if (!chosen) chosen = release_for(base, *target);
+  Release& r = *chosen;
 
   Manifest m{};
   m.kind = kManifestUpdate;
@@ -179,6 +197,7 @@ CheckInService::Answer CheckInService::check_in(const std::string& device_id, co
   ans.stream_size = r.stream_size;
   ans.target_version = target->version;
   ans.delta = base.has_value();
+  ans.firmware_aware = r.firmware_aware;
   return ans;
 }
 

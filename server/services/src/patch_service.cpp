@@ -2,6 +2,7 @@
 
 #include "ota/delta/patch_apply.h"
 #include "ota/delta/patch_encoder.h"
+#include "ota/delta/reloc_encoder.h"
 #include "ota/server/envelope.h"
 #include "service_util.h"
 
@@ -85,6 +86,34 @@ PatchService::Made PatchService::build(const std::string& old_version, const std
   store_.add_audit({r.created_at, actor, "patch.make",
                     "old=" + old_version + " new=" + new_version + " size=" + std::to_string(r.size)});
   return describe(r);
+}
+
+Bytes PatchService::make_firmware_aware(const std::string& old_version,
+                                        const std::string& new_version) {
+  Bytes old_image = firmware_.read_image(old_version);
+  Bytes new_image = firmware_.read_image(new_version);
+  Bytes patch = delta::make_patch_auto(old_image, new_image);
+  Bytes check;
+  delta::ApplyResult applied = delta::apply_patch(old_image, patch, &check);
+  if (applied.status != kStatusDone || check != new_image)
+    throw ServiceError(500, "patch_verification_failed",
+                       std::string("the firmware-aware patch does not verify: ") +
+                           status_message(applied.status));
+  return patch;
+}
+
+uint32_t PatchService::firmware_aware_min_ram() {
+  delta::EncodeOptions o;
+  PatchHeader h{};
+  h.codec = static_cast<uint8_t>(o.codec);
+  h.lzma_lc = o.lc;
+  h.lzma_lp = o.lp;
+  h.lzma_pb = o.pb;
+  h.dict_size = o.dict_size;
+  h.transform = kTransformReloc;
+  h.transform_version = kTransformRelocVersion;
+  h.map_capacity = 1;
+  return patch_decoder_ram(h);
 }
 
 Bytes PatchService::signature(const std::string& old_version, const std::string& new_version) {

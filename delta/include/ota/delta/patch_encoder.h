@@ -35,6 +35,13 @@ std::vector<uint8_t> make_patch(std::span<const uint8_t> old_image,
                                 std::span<const uint8_t> new_image,
                                 const EncodeOptions& options = {});
 
+// The same from records already matched (match_images(old, new, options.match)),
+// for callers that need the records for something else too.
+std::vector<uint8_t> make_patch_from_records(std::span<const uint8_t> old_image,
+                                             std::span<const uint8_t> new_image,
+                                             const std::vector<Record>& records,
+                                             const EncodeOptions& options = {});
+
 }  // namespace ota::delta
 
 #endif  // OTA_DELTA_PATCH_ENCODER_H

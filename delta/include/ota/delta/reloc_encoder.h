@@ -50,7 +50,9 @@ std::vector<uint8_t> serialize_reloc_map(const std::vector<RelocRegion>& map);
 // `ota-delta diff` uses.
 struct RelocMapOptions {
   // map_{i+1} from match(T(old, map_i), new), this many times after map0.
-  int refine = 1;
+  // Off by default: with the overlay it saves 0.26% on the corpus for one
+  // more matcher pass (about a second per 1.3 MB pair).
+  int refine = 0;
   // Then the vote overlay (reloc_votes.h) from match(T(old, map), new):
   // runs with at least this many votes override the map; 0 disables it.
   uint32_t min_run_votes = 10;

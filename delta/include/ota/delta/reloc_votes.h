@@ -49,6 +49,18 @@ std::vector<RelocRegion> overlay_reloc_votes(const RelocImageLayout& old_layout,
                                              const std::vector<RelocVote>& votes,
                                              uint32_t min_run_votes = 10);
 
+// The two halves of overlay_reloc_votes: the overlay runs themselves
+// (sorted, not overlapping, as regions), and the painting of runs over a
+// map. paint_reloc_overlay(l, map, reloc_vote_runs(l, map, votes, n)) ==
+// overlay_reloc_votes(l, map, votes, n).
+std::vector<RelocRegion> reloc_vote_runs(const RelocImageLayout& old_layout,
+                                         const std::vector<RelocRegion>& map,
+                                         const std::vector<RelocVote>& votes,
+                                         uint32_t min_run_votes = 10);
+std::vector<RelocRegion> paint_reloc_overlay(const RelocImageLayout& old_layout,
+                                             const std::vector<RelocRegion>& map,
+                                             const std::vector<RelocRegion>& runs);
+
 }  // namespace ota::delta
 
 #endif  // OTA_DELTA_RELOC_VOTES_H

@@ -52,8 +52,11 @@ class ArtifactStore {
                                              std::string_view device_id) const;
   std::filesystem::path signature_path(std::string_view old_version,
                                        std::string_view new_version) const;
-  // A release name: "{old}_to_{new}" (old non-empty) or "full_{new}".
-  static std::string release_name(std::string_view old_version, std::string_view new_version);
+  // A release name: "{old}_to_{new}" (old non-empty) or "full_{new}"; a
+  // firmware-aware delta (docs/reloc.md) adds "~fa" ('~' is in no version,
+  // so the names never collide).
+  static std::string release_name(std::string_view old_version, std::string_view new_version,
+                                  bool firmware_aware = false);
   // True for names release_name() makes from valid versions.
   static bool valid_release_name(std::string_view name);
   // `ext` is "rec" or "json"; throws std::invalid_argument for a bad name.

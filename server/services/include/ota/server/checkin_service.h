@@ -38,6 +38,10 @@ class CheckInService {
     std::string version;
     std::string image_sha256_hex;        // 64 lowercase hex
     std::array<uint8_t, 16> nonce{};
+    // Decoder RAM the device gives a patch (sizeof(PatchDecoder) + its
+    // workspace); 0 when it did not say. A delta whose firmware-aware form
+    // fits is sent in that form, else the plain one (at most 32 KiB).
+    uint32_t ram_budget = 0;
   };
   struct Answer {
     bool update = false;
@@ -46,6 +50,7 @@ class CheckInService {
     uint32_t stream_size = 0;
     std::string target_version;
     bool delta = false;
+    bool firmware_aware = false;  // the delta is firmware-aware (docs/reloc.md)
   };
   // May make a patch and a release (seconds of CPU): call off the I/O
   // threads. REQUIRES: authenticate() passed.
@@ -58,7 +63,8 @@ class CheckInService {
 
  private:
   struct Release;
-  Release release_for(const std::optional<FirmwareRecord>& base, const FirmwareRecord& target);
+  Release release_for(const std::optional<FirmwareRecord>& base, const FirmwareRecord& target,
+                      bool firmware_aware = false);
 
   Store& store_;
   ArtifactStore& artifacts_;

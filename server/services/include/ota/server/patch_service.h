@@ -36,6 +36,17 @@ class PatchService {
   // firmware_not_found, 500 patch_verification_failed.
   Made make(const std::string& old_version, const std::string& new_version, const std::string& actor);
 
+  // The firmware-aware patch of the pair (docs/reloc.md): what `ota-delta
+  // diff` writes by default, the smaller of plain and firmware-aware, checked
+  // with the device's own decoder before it is returned. Not stored: the
+  // check-in keeps it as a release. CPU-heavy (seconds); 404
+  // firmware_not_found, 500 patch_verification_failed.
+  Bytes make_firmware_aware(const std::string& old_version, const std::string& new_version);
+  // The least decoder RAM any firmware-aware patch at the default settings
+  // needs (one 16-region map unit): a device reporting less gets plain
+  // patches without the server building a firmware-aware one.
+  static uint32_t firmware_aware_min_ram();
+
   // 404 patch_not_found when make() has not run for the pair.
   Bytes signature(const std::string& old_version, const std::string& new_version);
   // The patch as record stream under `device_key` (encryption 2, original
