@@ -74,6 +74,23 @@ TEST_F(Services, APairIsBuiltOnceUnderConcurrentRequests) {
   EXPECT_EQ(audit_count("patch.make"), 1u);
 }
 
+TEST_F(Services, FirmwareAwarePatchAppliesAndItsLeastRamIsTheFormula) {
+  auto patch = patches_->make_firmware_aware("1.0.0", "1.0.1");
+  std::vector<uint8_t> out;
+  EXPECT_EQ(delta::apply_patch(v1_, patch, &out).status, kStatusDone);
+  EXPECT_EQ(out, v2_);
+  // docs/format.md, "Device RAM": decoder struct + LZMA (lc1 lp0, 16 KiB
+  // dictionary) + segment table and context + two 4 KiB blocks + one map unit.
+  EXPECT_EQ(PatchService::firmware_aware_min_ram(),
+            sizeof(PatchDecoder) + (1846 + (0x300 << 1)) * 2 + 16384 + 768 + 8192 + 192);
+  try {
+    patches_->make_firmware_aware("1.0.0", "9.9");
+    ADD_FAILURE() << "expected firmware_not_found";
+  } catch (const ServiceError& e) {
+    EXPECT_EQ(e.code, "firmware_not_found");
+  }
+}
+
 TEST_F(Services, PatchErrors) {
   auto expect_code = [](const std::function<void()>& f, int status, const std::string& code) {
     try {

@@ -57,10 +57,11 @@ extern "C" bool verifyRollbackLater() { return true; }
 
 namespace {
 
-// The default device setting (docs/device.md): the LZMA workspace for the
-// server's patches and one 4 KiB record; the original endpoints may send a
-// patch under 64 KiB as a single record of up to 65,564 bytes.
-constexpr uint32_t kWorkspaceSize = 23148;
+// 48 KiB for the patch decoder, so the server sends firmware-aware deltas
+// (docs/reloc.md, about a third smaller; 23,148 bytes of workspace are the
+// plain 32 KiB mode), and one 4 KiB record; the original endpoints may send
+// a patch under 64 KiB as a single record of up to 65,564 bytes.
+constexpr uint32_t kWorkspaceSize = 48 * 1024 - sizeof(ota::PatchDecoder);
 #if OTA_USE_ORIGINAL_ENDPOINTS
 constexpr uint32_t kRecordBufferSize = 65564;
 #else
@@ -201,7 +202,7 @@ bool start_agent() {
     return false;
   }
   const bool checkpoints = state_checkpoint_capacity(&g_state) >= kWorkspaceSize + 8192;
-  if (!checkpoints) Serial.println("no 64 KiB \"otastate\" partition: a reset restarts a download");
+  if (!checkpoints) Serial.println("no 128 KiB \"otastate\" partition: a reset restarts a download");
   TransportConfig http;
   memset(&http, 0, sizeof http);
   http.base_url = g_prov.server_url;
