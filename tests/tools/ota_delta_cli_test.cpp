@@ -189,6 +189,27 @@ TEST_F(OtaDeltaCli, UsageErrors) {
   EXPECT_NE(r.err.find("cannot open"), std::string::npos);
 }
 
+// --firmware-aware forces transform 1 on ESP app images (synthetic ones
+// here, where it need not be smaller) and refuses other inputs cleanly.
+TEST_F(OtaDeltaCli, FirmwareAwareFlag) {
+  std::mt19937 rng(4);
+  auto code = test::synthetic_image(rng, 60000);
+  test::write_file(dir_ / "a.bin", test::synthetic_esp32_app("1.0.0", "demo", code));
+  test::write_file(dir_ / "b.bin", test::synthetic_esp32_app("1.0.1", "demo", test::mutate_image(rng, code, 20)));
+  ASSERT_EQ(run("diff --firmware-aware " + p("a.bin") + " " + p("b.bin") + " " + p("f.otad")).exit_code, 0);
+  CliRun info = run("info " + p("f.otad"));
+  EXPECT_NE(info.out.find("reloc v1 (chip 0)"), std::string::npos) << info.out;
+  ASSERT_EQ(run("apply " + p("a.bin") + " " + p("f.otad") + " " + p("b2.bin")).exit_code, 0);
+  EXPECT_EQ(test::read_file(dir_ / "b2.bin"), test::read_file(dir_ / "b.bin"));
+  // Not ESP images: a one-line error, no file.
+  expect_clean_failure(run("diff --firmware-aware " + p("old.bin") + " " + p("new.bin") + " " + p("g.otad")),
+                       "no firmware-aware patch", "g.otad");
+  CliRun both = run("diff --plain --firmware-aware " + p("a.bin") + " " + p("b.bin") + " " + p("h.otad"));
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_NE(both.err.find("exclude each other"), std::string::npos) << both.err;
+  EXPECT_FALSE(fs::exists(dir_ / "h.otad"));
+}
+
 TEST_F(OtaDeltaCli, Bsdiff40FormatWorksWithDebianBspatch) {
   if (std::system("command -v bspatch >/dev/null 2>&1") != 0)
     GTEST_SKIP() << "Debian's bspatch is not installed (make deps installs it)";

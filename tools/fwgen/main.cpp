@@ -5,6 +5,7 @@
 //     → OUT_DIR/firmware_1.0.0.bin, OUT_DIR/firmware_1.0.1.bin
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -28,6 +29,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: ota-fwgen OUT_DIR [--project NAME] [--size BYTES (4 KiB..64 MiB)] [--seed N]\n");
     return 2;
   }
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);  // a missing OUT_DIR is made; failures show below
   std::mt19937 rng(static_cast<unsigned>(seed));
   std::vector<uint8_t> code = ota::fwgen::synthetic_image(rng, size);
   std::vector<uint8_t> next = ota::fwgen::mutate_image(rng, code, 40);

@@ -29,7 +29,7 @@ using ota::delta::to_hex;
 constexpr const char* kUsage =
     "usage:\n"
     "  ota-delta diff OLD NEW PATCH [--codec lzma|none] [--dict BYTES] [--lc N] [--lp N] [--pb N]\n"
-    "                               [--format ota|bsdiff40] [--plain]\n"
+    "                               [--format ota|bsdiff40] [--plain | --firmware-aware]\n"
     "  ota-delta apply OLD PATCH OUT [--ram BYTES]\n"
     "  ota-delta info PATCH [--json]\n";
 
@@ -126,14 +126,16 @@ Args parse_args(int argc, char** argv, int first, std::initializer_list<const ch
 
 int cmd_diff(int argc, char** argv) {
   Args a = parse_args(argc, argv, 2, {"--codec", "--dict", "--lc", "--lp", "--pb", "--format"},
-                      {"--plain"});
+                      {"--plain", "--firmware-aware"});
   if (a.pos.size() != 3) throw UsageError("diff needs OLD NEW PATCH");
   ota::delta::EncodeOptions opt;
   std::string format = "ota";
-  bool plain = false;
+  bool plain = false, firmware_aware = false;
   for (auto& [k, v] : a.flags) {
     if (k == "--plain") {
       plain = true;
+    } else if (k == "--firmware-aware") {
+      firmware_aware = true;
     } else if (k == "--codec") {
       if (v == "lzma") opt.codec = ota::kCodecLzma;
       else if (v == "none") opt.codec = ota::kCodecNone;
@@ -149,6 +151,8 @@ int cmd_diff(int argc, char** argv) {
       format = v;
     }
   }
+  if (plain && firmware_aware) throw UsageError("--plain and --firmware-aware exclude each other");
+  if (firmware_aware && format != "ota") throw UsageError("--firmware-aware needs --format ota");
   std::vector<uint8_t> old_image = read_file(a.pos[0]);
   std::vector<uint8_t> new_image = read_file(a.pos[1]);
   std::vector<uint8_t> patch;
@@ -158,8 +162,16 @@ int cmd_diff(int argc, char** argv) {
     try {
       // Firmware-aware when both are ESP app images of one chip and that is
       // smaller; --plain keeps the mode a 32 KiB device applies.
-      patch = plain ? ota::delta::make_patch(old_image, new_image, opt)
-                    : ota::delta::make_patch_auto(old_image, new_image, opt);
+      // --firmware-aware forces it even when larger (to exercise a device).
+      if (firmware_aware) {
+        patch = ota::delta::make_reloc_patch(old_image, new_image, opt);
+        if (patch.empty())
+          throw std::runtime_error("no firmware-aware patch: OLD and NEW must be ESP app images of one "
+                                   "chip T knows (ESP32, ESP32-S3, ESP32-C3)");
+      } else {
+        patch = plain ? ota::delta::make_patch(old_image, new_image, opt)
+                      : ota::delta::make_patch_auto(old_image, new_image, opt);
+      }
     } catch (const std::invalid_argument& e) {
       throw UsageError(e.what());
     }
