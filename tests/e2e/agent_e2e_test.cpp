@@ -489,8 +489,9 @@ std::string cut_phase(const std::vector<Mitm::Event>& events, uint64_t resets) {
 
 class PowerCutFleet {
  public:
-  PowerCutFleet(const Suite* s, std::string tag, uint32_t checkpoint_interval)
-      : s_(s), tag_(std::move(tag)), interval_(checkpoint_interval) {}
+  PowerCutFleet(const Suite* s, std::string tag, uint32_t checkpoint_interval,
+                uint32_t workspace_size = sim::kSimDefaultWorkspace)
+      : s_(s), tag_(std::move(tag)), interval_(checkpoint_interval), workspace_(workspace_size) {}
 
   // point < 0: no power cut.
   CutRun run_one(const std::string& id, int64_t point) const {
@@ -498,10 +499,11 @@ class PowerCutFleet {
     r.point = point < 0 ? UINT64_MAX : static_cast<uint64_t>(point);
     auto t0 = std::chrono::steady_clock::now();
     std::string err;
-    uint32_t interval = interval_;
+    uint32_t interval = interval_, workspace = workspace_;
     auto tune = [&](SimConfig& c) {
       c.power_cut_after = point;
       c.checkpoint_interval = interval;
+      c.workspace_size = workspace;
       c.durable = false;  // the cut is logical
     };
     auto d = s_->device(id, s_->fw.base, DeviceOptions().man_in_the_middle().config(tune), &err);
@@ -576,6 +578,7 @@ class PowerCutFleet {
   const Suite* s_;
   std::string tag_;
   uint32_t interval_;
+  uint32_t workspace_;
 };
 
 TEST_F(e2e_agent, HundredPowerCutsAtRandomPoints) {
@@ -699,6 +702,44 @@ TEST_F(e2e_agent, HundredPowerCutsAtRandomPoints) {
 
   EXPECT_LE(a.redownloaded, b.redownloaded) << "checkpoints must not make a reset cost more download";
   EXPECT_EQ(b.checkpoint_resumes, 0u);
+}
+
+// 4b. Power cuts during a firmware-aware update (a 48 KiB device): the
+// checkpoints now carry the address map, and the resumed decoder rebuilds T
+// from it. 20 points uniform over the update; every device boots a valid
+// image and ends updated, and some resume from a checkpoint.
+TEST_F(e2e_agent, PowerCutsDuringAFirmwareAwareUpdate) {
+  const uint32_t workspace = 48 * 1024 - static_cast<uint32_t>(sizeof(PatchDecoder));
+  std::string problem;
+  uint64_t stream = 0;
+  // Checkpoints every 16 KiB of payload, so that most cuts in the download
+  // have one to resume from.
+  const uint32_t interval = 16384;
+  PowerCutFleet fleet(s_, "pcfa", interval, workspace);
+  uint64_t total = fleet.measure_units(&problem, &stream);
+  ASSERT_TRUE(problem.empty()) << problem;
+  std::mt19937_64 rng(20261125);
+  std::uniform_int_distribution<uint64_t> uniform(0, total);
+  std::vector<uint64_t> points(20);
+  for (auto& p : points) p = uniform(rng);
+  std::vector<CutRun> runs = fleet.run(points, 4);
+  uint64_t checkpoint_resumes = 0, redownloaded = 0;
+  int updated = 0;
+  for (const CutRun& r : runs) {
+    SCOPED_TRACE("cut after " + std::to_string(r.point) + " units (phase " + r.phase + ")");
+    EXPECT_TRUE(r.problem.empty()) << r.problem << "\n" << r.lines;
+    EXPECT_EQ(r.s.outcome, "updated") << r.s.to_json() << "\n" << r.lines;
+    EXPECT_TRUE(r.boots_next);
+    EXPECT_LE(r.s.resets, 1u);
+    updated += r.s.outcome == "updated";
+    checkpoint_resumes += r.s.checkpoint_resumes;
+    if (r.s.bytes_downloaded > r.s.stream_size) redownloaded += r.s.bytes_downloaded - r.s.stream_size;
+  }
+  std::printf("[ e2e      ] firmware-aware (stream %llu bytes, %llu flash units, checkpoints every %u): "
+              "%d/20 updated after a power cut, %llu resumed from a checkpoint, %llu bytes downloaded again\n",
+              static_cast<unsigned long long>(stream), static_cast<unsigned long long>(total), interval, updated,
+              static_cast<unsigned long long>(checkpoint_resumes), static_cast<unsigned long long>(redownloaded));
+  EXPECT_GT(checkpoint_resumes, 0u) << "no cut resumed from a checkpoint";
 }
 
 // 5. The new image fails its self-test: rolled back, reported, and the
