@@ -33,6 +33,9 @@ const char* kTag = "ota-client";
 // (docs/reloc.md, about a third smaller; 23,148 bytes of workspace are the
 // plain 32 KiB mode), and one 4 KiB record.
 constexpr uint32_t kWorkspaceSize = 48 * 1024 - sizeof(ota::PatchDecoder);
+// A checkpoint holds the workspace a patch uses plus the manifest and the
+// head of a flash sector (8 KiB covers both): a plain patch uses 23,148 bytes.
+constexpr uint32_t kPlainWorkspaceSize = 23148;
 constexpr uint32_t kRecordBufferSize = 4157;
 // A checkpoint every 64 KiB of payload: a reset costs at most that much
 // download again (docs/device.md, "Checkpoints").
@@ -145,8 +148,12 @@ extern "C" void app_main(void) {
     ESP_LOGE(kTag, "NVS namespace: %s", esp_err_to_name(err));
     halt();
   }
-  const bool checkpoints = state_checkpoint_capacity(&g_state) >= kWorkspaceSize + 8192;
-  if (!checkpoints) ESP_LOGW(kTag, "no \"otastate\" partition of 128 KiB: a reset restarts a download");
+  const uint32_t capacity = state_checkpoint_capacity(&g_state);
+  const bool checkpoints = capacity >= kPlainWorkspaceSize + 8192;
+  if (!checkpoints)
+    ESP_LOGW(kTag, "no \"otastate\" partition: a reset restarts a download");
+  else if (capacity < kWorkspaceSize + 8192)
+    ESP_LOGW(kTag, "\"otastate\" under 128 KiB: checkpoints of plain patches only");
   TransportConfig http;
   memset(&http, 0, sizeof http);
   http.base_url = g_prov.server_url;

@@ -62,6 +62,9 @@ namespace {
 // plain 32 KiB mode), and one 4 KiB record; the original endpoints may send
 // a patch under 64 KiB as a single record of up to 65,564 bytes.
 constexpr uint32_t kWorkspaceSize = 48 * 1024 - sizeof(ota::PatchDecoder);
+// A checkpoint holds the workspace a patch uses plus the manifest and the
+// head of a flash sector (8 KiB covers both): a plain patch uses 23,148 bytes.
+constexpr uint32_t kPlainWorkspaceSize = 23148;
 #if OTA_USE_ORIGINAL_ENDPOINTS
 constexpr uint32_t kRecordBufferSize = 65564;
 #else
@@ -201,8 +204,12 @@ bool start_agent() {
     Serial.printf("NVS: %s\n", esp_err_to_name(err));
     return false;
   }
-  const bool checkpoints = state_checkpoint_capacity(&g_state) >= kWorkspaceSize + 8192;
-  if (!checkpoints) Serial.println("no 128 KiB \"otastate\" partition: a reset restarts a download");
+  const uint32_t capacity = state_checkpoint_capacity(&g_state);
+  const bool checkpoints = capacity >= kPlainWorkspaceSize + 8192;
+  if (!checkpoints)
+    Serial.println("no \"otastate\" partition: a reset restarts a download");
+  else if (capacity < kWorkspaceSize + 8192)
+    Serial.println("\"otastate\" under 128 KiB: checkpoints of plain patches only");
   TransportConfig http;
   memset(&http, 0, sizeof http);
   http.base_url = g_prov.server_url;
