@@ -62,6 +62,28 @@ std::vector<uint8_t> build_instruction_stream(std::span<const uint8_t> old_image
   return out;
 }
 
+std::vector<Record> squash_excursions(const std::vector<Record>& records, uint32_t min_len) {
+  constexpr int64_t kBlock = 4096;  // the device's T(OLD) block (ota/reloc.h)
+  std::vector<Record> out;
+  out.reserve(records.size());
+  int64_t old_pos = 0, cached = -1;
+  for (const Record& r : records) {
+    int64_t first = old_pos / kBlock, last = (old_pos + int64_t(r.add_len) - 1) / kBlock;
+    bool leaves = r.add_len > 0 && (first != cached || last != cached);
+    if (!out.empty() && r.add_len > 0 && r.add_len < min_len && leaves && old_pos >= 0 &&
+        uint64_t(out.back().insert_len) + r.add_len + r.insert_len <= UINT32_MAX) {
+      Record& p = out.back();
+      p.insert_len += r.add_len + r.insert_len;
+      p.seek += int64_t(r.add_len) + r.seek;
+    } else {
+      if (r.add_len > 0) cached = last;
+      out.push_back(r);
+    }
+    old_pos += int64_t(r.add_len) + r.seek;
+  }
+  return out;
+}
+
 std::vector<uint8_t> make_patch(std::span<const uint8_t> old_image,
                                 std::span<const uint8_t> new_image,
                                 const EncodeOptions& options) {
@@ -79,7 +101,9 @@ std::vector<uint8_t> make_patch_from_records(std::span<const uint8_t> old_image,
   check_options(options);
   if (old_image.size() > UINT32_MAX || new_image.size() > UINT32_MAX)
     throw std::invalid_argument("images must be smaller than 4 GiB");
-  std::vector<uint8_t> stream = build_instruction_stream(old_image, new_image, records);
+  std::vector<uint8_t> stream = build_instruction_stream(
+      old_image, new_image,
+      options.min_excursion ? squash_excursions(records, options.min_excursion) : records);
 
   PatchHeader h{};
   h.format_version = kPatchFormatVersion;

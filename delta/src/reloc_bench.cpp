@@ -7,7 +7,8 @@
 // overlay shipped), in the interleaved layout (optimistic: a streaming
 // device would need the records ahead of the diff bytes).
 //
-// usage: ota-reloc-bench CORPUS_DIR [--refine N] [--votes N] [--ctrl-derived] [--jobs N] [--pairs N]
+// usage: ota-reloc-bench CORPUS_DIR [--refine N] [--votes N] [--ctrl-derived] [--min-excursion N]
+//                        [--jobs N] [--pairs N]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -60,14 +61,14 @@ struct Pair {
 // device could compute itself; the vote runs over map1 are the only side
 // data; the stream is T(old, map1 + runs) -> new along records1.
 ota::delta::RelocPatchSizes measure_ctrl_derived(const std::vector<uint8_t>& o,
-                                                 const std::vector<uint8_t>& n, uint32_t min_votes) {
+                                                 const std::vector<uint8_t>& n, uint32_t min_votes,
+                                                 const ota::delta::EncodeOptions& e) {
   using namespace ota::delta;
   RelocPatchSizes r;
-  EncodeOptions e;
   LzmaParams lp{e.dict_size, e.lc, e.lp, e.pb};
   auto ol = reloc_layout(o), nl = reloc_layout(n);
   if (!ol || !nl || !reloc_applicable(*ol, *nl)) {
-    r.patch = make_patch(o, n).size();
+    r.patch = make_patch(o, n, e).size();
     return r;
   }
   auto map0 = estimate_reloc_map(*ol, *nl, match_images(o, n));
@@ -77,7 +78,7 @@ ota::delta::RelocPatchSizes measure_ctrl_derived(const std::vector<uint8_t>& o,
   if (min_votes)
     runs = reloc_vote_runs(*ol, map1, collect_reloc_votes(o, n, *ol, *nl, records1), min_votes);
   auto old2 = reloc_transform_image(o, *ol, paint_reloc_overlay(*ol, map1, runs));
-  auto stream = build_instruction_stream(old2, n, records1);
+  auto stream = build_instruction_stream(old2, n, squash_excursions(records1, e.min_excursion));
   r.applied = true;
   r.regions = uint32_t(runs.size());
   auto ser = serialize_reloc_map(runs);
@@ -96,6 +97,7 @@ int main(int argc, char** argv) {
   }
   std::string corpus = argv[1];
   ota::delta::RelocMapOptions mo;
+  ota::delta::EncodeOptions eo;
   int jobs = 1;
   bool ctrl_derived = false;
   size_t max_pairs = SIZE_MAX;
@@ -111,6 +113,7 @@ int main(int argc, char** argv) {
     }
     if (!std::strcmp(argv[i], "--refine")) mo.refine = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--votes")) mo.min_run_votes = uint32_t(std::atoi(argv[i + 1]));
+    else if (!std::strcmp(argv[i], "--min-excursion")) eo.min_excursion = uint32_t(std::atoi(argv[i + 1]));
     else if (!std::strcmp(argv[i], "--jobs")) jobs = std::max(1, std::atoi(argv[i + 1]));
     else if (!std::strcmp(argv[i], "--pairs")) max_pairs = std::strtoul(argv[i + 1], nullptr, 10);
     else {
@@ -145,9 +148,9 @@ int main(int argc, char** argv) {
       auto t0 = std::chrono::steady_clock::now();
       auto o = read_bytes(corpus + "/" + p.series + "/" + p.a + ".bin");
       auto n = read_bytes(corpus + "/" + p.series + "/" + p.b + ".bin");
-      p.plain = ota::delta::make_patch(o, n).size();
-      p.reloc = ctrl_derived ? measure_ctrl_derived(o, n, mo.min_run_votes)
-                             : ota::delta::measure_reloc_patch(o, n, mo);
+      p.plain = ota::delta::make_patch(o, n, eo).size();
+      p.reloc = ctrl_derived ? measure_ctrl_derived(o, n, mo.min_run_votes, eo)
+                             : ota::delta::measure_reloc_patch(o, n, mo, eo);
       p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
   };
@@ -163,6 +166,8 @@ int main(int argc, char** argv) {
   else
     std::printf("# shipped map (map0 from the matcher's matches, refined %d time(s), vote overlay %s), "
                 "T block-local 4 KiB; sizes in bytes\n", mo.refine, overlay.c_str());
+  std::printf("# short excursions (adds under %u bytes leaving the cached 4 KiB block) as literals%s\n",
+              eo.min_excursion, eo.min_excursion ? "" : ": off");
   std::printf("%-22s %-10s %-10s %9s %9s %7s %8s %9s %9s %7s %5s\n", "series", "old", "new", "plain",
               "reloc", "map", "regions", "hdiffz", "x_hdiffz", "x_plain", "s");
   struct Sum {

@@ -54,6 +54,7 @@ void put_varint(std::vector<uint8_t>& out, int64_t v) {
 size_t patch_size_of_stream(std::span<const uint8_t> old_image, std::span<const uint8_t> new_image,
                             const EncodeOptions& o) {
   std::vector<Record> rec = match_images(old_image, new_image, o.match);
+  if (o.min_excursion) rec = squash_excursions(rec, o.min_excursion);
   std::vector<uint8_t> stream = build_instruction_stream(old_image, new_image, rec);
   if (o.codec != kCodecLzma || stream.empty()) return kPatchHeaderSize + stream.size();
   return kPatchHeaderSize + lzma_compress_raw(stream, {o.dict_size, o.lc, o.lp, o.pb}).size();

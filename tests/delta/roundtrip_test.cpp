@@ -43,6 +43,65 @@ TEST(Matcher, IdenticalImagesAreOneCopy) {
   EXPECT_EQ(records[0].insert_len, 0u);
 }
 
+// Short excursions: a short add that reads another 4 KiB block than the one
+// the last kept add ended in becomes inserted bytes; the old cursor stays
+// where it was; a short add inside the cached block, a long one, and the
+// first record stay.
+TEST(SquashExcursions, MergesShortAddsThatLeaveTheBlock) {
+  std::vector<Record> in = {
+      {100, 2, 5000},   // old 0..100, then the cursor jumps to 5100 (block 1)
+      {10, 3, -5010},   // short add in block 1: an excursion -> merged; cursor back to 100
+      {8, 1, 0},        // short add at 100, block 0 where the last kept add ended: kept
+      {20, 0, 9000},    // 108..128 in block 0: kept; cursor to 9128 (block 2)
+      {4000, 0, 0},     // long add from block 2: kept
+  };
+  std::vector<Record> out = squash_excursions(in, 16);
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0].add_len, 100u);
+  EXPECT_EQ(out[0].insert_len, 2u + 10u + 3u);
+  EXPECT_EQ(out[0].seek, 5000 + 10 - 5010);
+  EXPECT_EQ(out[1].add_len, 8u);
+  EXPECT_EQ(out[3].add_len, 4000u);
+  // Same coverage of NEW, same old cursor at the end.
+  auto totals = [](const std::vector<Record>& rs) {
+    int64_t n = 0, o = 0;
+    for (const Record& r : rs) {
+      n += int64_t(r.add_len) + r.insert_len;
+      o += int64_t(r.add_len) + r.seek;
+    }
+    return std::make_pair(n, o);
+  };
+  EXPECT_EQ(totals(out), totals(in));
+  EXPECT_EQ(squash_excursions(in, 0).size(), in.size()) << "0 keeps every add";
+  EXPECT_EQ(squash_excursions(in, 8).size(), in.size()) << "no add is shorter than 8";
+}
+
+TEST(SquashExcursions, PatchesRoundTripAndGetSmallerOnRealFirmware) {
+  std::mt19937 rng(12);
+  auto a = test::synthetic_image(rng, 200000);
+  auto b = test::mutate_image(rng, a, 200);
+  for (uint32_t m : {0u, 16u, 64u}) {
+    EncodeOptions o;
+    o.min_excursion = m;
+    expect_round_trip(a, b, o);
+  }
+  // Real firmware has them (the synthetic sample need not).
+  auto corpus = test::corpus_dir();
+  if (!corpus) GTEST_SKIP() << "no corpus: set OTA_CORPUS or place ../shared/corpus beside the repo";
+  auto o = test::read_file(*corpus / "wled-esp32c3" / "0.14.0-b3.bin");
+  auto n = test::read_file(*corpus / "wled-esp32c3" / "0.14.0-b4.bin");
+  if (o.empty() || n.empty()) GTEST_SKIP() << "pair not in the corpus";
+  auto records = match_images(o, n);
+  EXPECT_LT(squash_excursions(records, 16).size(), records.size() * 9 / 10);
+  EncodeOptions off;
+  off.min_excursion = 0;
+  auto squashed = make_patch(o, n), kept = make_patch(o, n, off);
+  EXPECT_LT(squashed.size(), kept.size());
+  std::vector<uint8_t> out;
+  ASSERT_EQ(apply_patch(o, squashed, &out).status, kStatusDone);
+  EXPECT_EQ(out, n);
+}
+
 TEST(RoundTrip, SyntheticReleasesAllParameters) {
   std::mt19937 rng(3);
   auto a = test::synthetic_image(rng, 200000);

@@ -21,7 +21,19 @@ struct EncodeOptions {
   uint32_t dict_size = kDefaultDictSize;  // LZMA dictionary (device RAM)
   uint8_t lc = 1, lp = 0, pb = 0;          // LZMA literal/position context bits
   MatchOptions match;
+  // An add shorter than this whose OLD bytes lie outside the 4 KiB block
+  // the previous add read last becomes literal bytes of NEW
+  // (squash_excursions). 0 keeps every add.
+  uint32_t min_excursion = 16;
 };
+
+// Short excursions: an add of fewer than `min_len` bytes that reads OLD
+// outside the 4 KiB block (at a 4 KiB offset) where the previous kept add
+// ended is merged into the record before it, as inserted bytes; the old
+// cursor moves as before. Such adds cost three varints for a few bytes, and
+// a firmware-aware device refills its T(OLD) block cache for each
+// (docs/reloc.md, "Device CPU"). The records still cover NEW exactly.
+std::vector<Record> squash_excursions(const std::vector<Record>& records, uint32_t min_len);
 
 // Serializes records to the instruction stream the device parses.
 // REQUIRES: records cover new_image exactly and stay inside old_image.
