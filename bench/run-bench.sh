@@ -107,6 +107,24 @@ ours_fail() {  # our patch failed: recorded, the rest still measured
   echo "$series $old -> $new: $*" >>"$dir/OURS_FAILED"
 }
 
+# Applies patch $1 back with the device decoder, compares the output with
+# NEW and prints the patch's device RAM; on a failure records it (prefixed
+# with $2) and prints nothing.
+verify_patch() {
+  local patch=$1 what=$2 ram=
+  if ! "$BIN/ota-delta" apply "$o" "$patch" "$dir/out"; then
+    ours_fail "$what: ota-delta apply failed"
+  elif ! cmp -s "$dir/out" "$n"; then
+    ours_fail "$what: ota-delta apply output differs from NEW"
+  elif ! ram=$("$BIN/ota-delta" info "$patch" --json | python3 -c \
+      'import json,sys; print(int(json.load(sys.stdin)["device_ram"]))'); then
+    ram=
+    ours_fail "$what: ota-delta info --json has no device_ram"
+  fi
+  rm -f "$dir/out"
+  [ -n "$ram" ] && echo "$ram"
+}
+
 # Phase 1, one pair at a time so the encoder's time is its own: our patch
 # (timed), applied back and compared with NEW, and its device RAM; then the
 # plain-mode patch (`--plain`, not timed), applied back and compared too.
@@ -116,36 +134,21 @@ run_ours() {
   local series old new dir o n
   pair_setup "$1"
   [ -f "$o" ] && [ -f "$n" ] || { fail "corpus file missing"; return 1; }
-  local ours=FAIL ram=- secs=- rss=-
+  local ours=FAIL ram=- secs=- rss=- plain=FAIL plain_ram=-
   if ! measure "$dir/encode.time" "$BIN/ota-delta" diff "$o" "$n" "$dir/p.ota"; then
     ours_fail "ota-delta diff failed"
-  elif ! "$BIN/ota-delta" apply "$o" "$dir/p.ota" "$dir/out"; then
-    ours_fail "ota-delta apply failed"
-  elif ! cmp -s "$dir/out" "$n"; then
-    ours_fail "ota-delta apply output differs from NEW"
-  elif ! "$BIN/ota-delta" info "$dir/p.ota" --json >"$dir/info.json"; then
-    ours_fail "ota-delta info failed"
-  elif ! ram=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["device_ram"]))' \
-      "$dir/info.json"); then
-    ram=-
-    ours_fail "ota-delta info --json has no device_ram"
-  else
+  elif ram=$(verify_patch "$dir/p.ota" default); then
     ours=$(stat -c %s "$dir/p.ota")
+  else
+    ram=-
   fi
-  rm -f "$dir/out"
-  local plain=FAIL plain_ram=-
   if ! "$BIN/ota-delta" diff --plain "$o" "$n" "$dir/plain.ota"; then
     ours_fail "ota-delta diff --plain failed"
-  elif ! "$BIN/ota-delta" apply "$o" "$dir/plain.ota" "$dir/out" || ! cmp -s "$dir/out" "$n"; then
-    ours_fail "the --plain patch does not apply back to NEW"
-  elif ! plain_ram=$("$BIN/ota-delta" info "$dir/plain.ota" --json | python3 -c \
-      'import json,sys; print(int(json.load(sys.stdin)["device_ram"]))'); then
-    plain_ram=-
-    ours_fail "ota-delta info --json failed on the --plain patch"
-  else
+  elif plain_ram=$(verify_patch "$dir/plain.ota" --plain); then
     plain=$(stat -c %s "$dir/plain.ota")
+  else
+    plain_ram=-
   fi
-  rm -f "$dir/out"
   # GNU time puts "Command exited with non-zero status N" first on failure.
   [ -f "$dir/encode.time" ] && read -r secs rss < <(tail -n 1 "$dir/encode.time")
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$ours" "$secs" "$rss" "$ram" "$plain" "$plain_ram" \

@@ -78,13 +78,13 @@ ota::delta::RelocPatchSizes measure_ctrl_derived(const std::vector<uint8_t>& o,
   if (min_votes)
     runs = reloc_vote_runs(*ol, map1, collect_reloc_votes(o, n, *ol, *nl, records1), min_votes);
   auto old2 = reloc_transform_image(o, *ol, paint_reloc_overlay(*ol, map1, runs));
-  auto stream = build_instruction_stream(old2, n, squash_excursions(records1, e.min_excursion));
+
   r.applied = true;
   r.regions = uint32_t(runs.size());
   auto ser = serialize_reloc_map(runs);
   r.map_raw = ser.size();
   r.map_lzma = runs.empty() ? 0 : lzma_compress_raw(ser, lp).size();
-  r.patch = ota::kPatchHeaderSize + lzma_compress_raw(stream, lp).size();
+  r.patch = make_patch_from_records(old2, n, records1, e).size();
   return r;
 }
 

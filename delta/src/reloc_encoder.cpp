@@ -51,15 +51,6 @@ void put_varint(std::vector<uint8_t>& out, int64_t v) {
   out.push_back(uint8_t(z));
 }
 
-size_t patch_size_of_stream(std::span<const uint8_t> old_image, std::span<const uint8_t> new_image,
-                            const EncodeOptions& o) {
-  std::vector<Record> rec = match_images(old_image, new_image, o.match);
-  if (o.min_excursion) rec = squash_excursions(rec, o.min_excursion);
-  std::vector<uint8_t> stream = build_instruction_stream(old_image, new_image, rec);
-  if (o.codec != kCodecLzma || stream.empty()) return kPatchHeaderSize + stream.size();
-  return kPatchHeaderSize + lzma_compress_raw(stream, {o.dict_size, o.lc, o.lp, o.pb}).size();
-}
-
 }  // namespace
 
 std::optional<RelocImageLayout> reloc_layout(std::span<const uint8_t> image) {
@@ -227,7 +218,7 @@ RelocPatchSizes measure_reloc_patch(std::span<const uint8_t> old_image,
   RelocPatchSizes r;
   auto ol = reloc_layout(old_image), nl = reloc_layout(new_image);
   if (!ol || !nl || !reloc_applicable(*ol, *nl)) {
-    r.patch = patch_size_of_stream(old_image, new_image, options);
+    r.patch = make_patch(old_image, new_image, options).size();
     return r;
   }
   std::vector<RelocRegion> map =
@@ -238,7 +229,7 @@ RelocPatchSizes measure_reloc_patch(std::span<const uint8_t> old_image,
   std::vector<uint8_t> ser = serialize_reloc_map(map);
   r.map_raw = ser.size();
   r.map_lzma = lzma_compress_raw(ser, {options.dict_size, options.lc, options.lp, options.pb}).size();
-  r.patch = patch_size_of_stream(old1, new_image, options);
+  r.patch = make_patch(old1, new_image, options).size();
   return r;
 }
 

@@ -152,9 +152,10 @@ bool map_addr(Block* b, uint32_t va, int64_t* new_addr) {
     const RelocRegion& r = c->regions[b->hint[k]];
     if (va - r.old_start < r.length) {
       *new_addr = (int64_t)va + r.delta;
-      if (k == 1) {
+      if (k == 1) {  // newest first
+        uint32_t h = b->hint[1];
         b->hint[1] = b->hint[0];
-        b->hint[0] = (uint32_t)(&r - c->regions);
+        b->hint[0] = h;
       }
       return true;
     }

@@ -8,6 +8,22 @@
 
 namespace ota::server {
 
+namespace {
+
+// Publish only what the device's own decoder turns into exactly NEW: the
+// applied patch's header, or 500 patch_verification_failed naming `what`.
+PatchHeader verified(const Bytes& old_image, const Bytes& patch, const Bytes& new_image,
+                     const std::string& what) {
+  Bytes check;
+  delta::ApplyResult applied = delta::apply_patch(old_image, patch, &check);
+  if (applied.status != kStatusDone || check != new_image)
+    throw ServiceError(500, "patch_verification_failed",
+                       what + " does not verify: " + status_message(applied.status));
+  return applied.header;
+}
+
+}  // namespace
+
 PatchService::PatchService(Store& store, ArtifactStore& artifacts, FirmwareService& firmware,
                            const SigningKey& signer, Clock clock)
     : store_(store),
@@ -65,12 +81,7 @@ PatchService::Made PatchService::build(const std::string& old_version, const std
   Bytes old_image = firmware_.read_image(old_version);
   Bytes new_image = firmware_.read_image(new_version);
   Bytes patch = delta::make_patch(old_image, new_image);
-  // Publish only what the device's own decoder turns into exactly NEW.
-  Bytes check;
-  delta::ApplyResult applied = delta::apply_patch(old_image, patch, &check);
-  if (applied.status != kStatusDone || check != new_image)
-    throw ServiceError(500, "patch_verification_failed",
-                       std::string("the patch does not verify: ") + status_message(applied.status));
+  PatchHeader header = verified(old_image, patch, new_image, "the patch");
   Bytes sig = signer_.sign_digest(sha256(patch));
   artifacts_.write_atomic(artifacts_.patch_path(old_version, new_version), patch);
   artifacts_.write_atomic(artifacts_.signature_path(old_version, new_version), sig);
@@ -79,8 +90,8 @@ PatchService::Made PatchService::build(const std::string& old_version, const std
   r.new_version = new_version;
   r.size = patch.size();
   r.sha256_hex = hex(sha256(patch));
-  r.codec = applied.header.codec;
-  r.device_ram = patch_decoder_ram(applied.header);
+  r.codec = header.codec;
+  r.device_ram = patch_decoder_ram(header);
   r.created_at = clock_();
   store_.put_patch(r);
   store_.add_audit({r.created_at, actor, "patch.make",
@@ -93,12 +104,7 @@ Bytes PatchService::make_firmware_aware(const std::string& old_version,
   Bytes old_image = firmware_.read_image(old_version);
   Bytes new_image = firmware_.read_image(new_version);
   Bytes patch = delta::make_patch_auto(old_image, new_image);
-  Bytes check;
-  delta::ApplyResult applied = delta::apply_patch(old_image, patch, &check);
-  if (applied.status != kStatusDone || check != new_image)
-    throw ServiceError(500, "patch_verification_failed",
-                       std::string("the firmware-aware patch does not verify: ") +
-                           status_message(applied.status));
+  verified(old_image, patch, new_image, "the firmware-aware patch");
   return patch;
 }
 
