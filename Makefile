@@ -7,20 +7,24 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 300
 
-# Debian packages the build, tests and benchmarks use.
+# Debian packages the build and the tests use: `make deps` installs them
+# with --no-install-recommends, and `make check-deps` (part of `make test`)
+# proves the list complete from what the build and the tests really used.
 DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config \
   libgtest-dev libgmock-dev libbenchmark-dev \
   libssl-dev libmbedtls-dev liblzma-dev zlib1g-dev libbz2-dev libdivsufsort-dev \
-  clang libclang-rt-14-dev valgrind xz-utils python3 python3-pycryptodome python3-cryptography \
+  clang libclang-rt-14-dev valgrind xz-utils python3 python3-pycryptodome python3-cryptography python3-yaml \
   gcc-riscv64-unknown-elf gcc-xtensa-lx106 gcc-arm-none-eabi \
-  bsdiff xdelta3 zstd time \
+  bsdiff xdelta3 zstd time openssl curl \
   librestinio-dev libasio-dev libfmt-dev libhttp-parser-dev nlohmann-json3-dev \
-  libsoci-dev libsqlite3-dev libcurl4-openssl-dev
-
-.PHONY: all deps bench-deps build test test-asan bench bench-server run demo fuzz embedded-check clean
+  libsoci-dev libpq-dev libboost-dev libsqlite3-dev libcurl4-openssl-dev \
+  postgresql
 
 # Only `make bench` needs these (the server load benchmark).
 BENCH_PACKAGES := wrk nginx-light
+
+.PHONY: all deps bench-deps build test test-asan check-deps print-packages print-bench-packages \
+  bench bench-server run demo fuzz embedded-check clean
 
 all: build
 
@@ -42,9 +46,41 @@ $(BUILD_DIR)/build.ninja:
 build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# The sanitizer pass runs first so that CTest's summary is the last line.
+# Tests see the system's programs only: a warm machine's extras (a pyenv
+# python3 first on PATH, ~/.cargo/bin, /usr/local/cuda) are not on a fresh one.
+TEST_PATH := /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# The recorder (tools/check-deps/record.c) logs every program the tests
+# start and every system file they open; check-deps reads the log.
+DEPS_RECORD := $(abspath $(BUILD_DIR))/deps-record.log
+DEPS_RECORDER := $(abspath $(BUILD_DIR))/lib/libota_deps_record.so
+
+# The sanitizer pass runs first, then the whole suite under the recorder,
+# then the dependency check on what the build and the suite used.
 test: build test-asan
-	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
+	@rm -f $(DEPS_RECORD)
+	@cd $(BUILD_DIR) && env PATH=$(TEST_PATH) OTA_DEPS_RECORD=$(DEPS_RECORD) LD_PRELOAD=$(DEPS_RECORDER) \
+	  ctest --output-on-failure -j $(JOBS) --timeout 900; rc=$$?; \
+	  cd $(CURDIR) && $(MAKE) --no-print-directory check-deps || rc=1; \
+	  if grep -q '^OTA_TEST_POSTGRES:BOOL=OFF' $(BUILD_DIR)/CMakeCache.txt; then \
+	    echo "*** NOT RUN: the PostgreSQL cases (configured with -DOTA_TEST_POSTGRES=OFF) ***"; fi; \
+	  exit $$rc
+
+# Every file the build used (Ninja's deps log, link inputs, CMake's finds,
+# the libraries each binary loads) and, after `make test`, every program
+# and system file the tests used, each mapped to its Debian package: each
+# package must be in DEB_PACKAGES or their Depends, or on a fresh Debian 12.
+CHECK_PACKAGES ?= $(DEB_PACKAGES)
+check-deps:
+	@/usr/bin/python3 tools/check-deps/check_deps.py --packages "$(CHECK_PACKAGES)" \
+	  --build-dir $(BUILD_DIR) $(if $(wildcard $(ASAN_DIR)/build.ninja),--build-dir $(ASAN_DIR)) \
+	  $(if $(wildcard $(DEPS_RECORD)),--record $(DEPS_RECORD)) \
+	  --ignore $(CURDIR) --ignore $(abspath $(CURDIR)/../shared) $(if $(OTA_CORPUS),--ignore $(OTA_CORPUS))
+
+print-packages:
+	@echo $(DEB_PACKAGES)
+
+print-bench-packages:
+	@echo $(BENCH_PACKAGES)
 
 # The format, decoder and encoder suites again under AddressSanitizer and
 # UBSan: the decoders must stay in bounds on every corrupt input.
@@ -66,14 +102,26 @@ bench-deps:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# The benchmarks run like the tests: Debian's PATH, the recorder preloaded
+# (it acts on exec, open and dlopen only, never on a request's hot path),
+# then the dependency check against both lists.
+BENCH_RECORD := $(abspath $(BUILD_DIR))/deps-record-bench.log
+BENCH_ENV := env PATH=$(TEST_PATH) OTA_DEPS_RECORD=$(BENCH_RECORD) LD_PRELOAD=$(DEPS_RECORDER)
+
 bench: build bench-deps
-	bench/run-bench.sh $(BUILD_DIR)
-	bench/server-bench.sh $(BUILD_DIR)
-	bench/resume-bench.sh $(BUILD_DIR)
+	@rm -f $(BENCH_RECORD)
+	$(BENCH_ENV) bench/run-bench.sh $(BUILD_DIR)
+	$(BENCH_ENV) bench/server-bench.sh $(BUILD_DIR)
+	$(BENCH_ENV) bench/resume-bench.sh $(BUILD_DIR)
+	@$(MAKE) --no-print-directory check-deps DEPS_RECORD=$(BENCH_RECORD) \
+	  CHECK_PACKAGES="$(DEB_PACKAGES) $(BENCH_PACKAGES)"
 
 # Just the server load benchmark (check-in beside nginx under wrk).
 bench-server: build bench-deps
-	bench/server-bench.sh $(BUILD_DIR)
+	@rm -f $(BENCH_RECORD)
+	$(BENCH_ENV) bench/server-bench.sh $(BUILD_DIR)
+	@$(MAKE) --no-print-directory check-deps DEPS_RECORD=$(BENCH_RECORD) \
+	  CHECK_PACKAGES="$(DEB_PACKAGES) $(BENCH_PACKAGES)"
 
 # A newcomer's first five minutes: server, a simulated device, two firmware
 # versions, one delta update shown step by step (tools/demo/demo.sh).

@@ -181,8 +181,9 @@ int main(int argc, char** argv) {
     RunningServer server = start_http(http, make_router(ctx));
 
     std::string url = (opt.tls_cert ? "https://" : "http://") + opt.listen;
+    bool postgres = opt.db.rfind("postgresql://", 0) == 0 || opt.db.rfind("postgres://", 0) == 0;
     std::printf("ota-server listening on %s (data %s, database %s)\n", url.c_str(),
-                fs::absolute(opt.data).lexically_normal().c_str(), opt.db.rfind("postgresql", 0) == 0 ? "PostgreSQL" : "SQLite");
+                fs::absolute(opt.data).lexically_normal().c_str(), postgres ? "PostgreSQL" : "SQLite");
     if (keys.created)
       std::printf("made the signing key and master key in %s (keep them; mode 0600)\n",
                   (opt.data / "keys").c_str());

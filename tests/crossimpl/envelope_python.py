@@ -12,7 +12,7 @@ Debian's python3-cryptography (ECDSA P-256, AESCCM) and python3-pycryptodome
      through the mbedTLS and the OpenSSL crypto ports.
 
 Usage: /usr/bin/python3 envelope_python.py BIN_DIR WORK_DIR
-Exit: 0 all passed, 1 a check failed, 77 (skip) when a library is missing.
+Exit: 0 all passed, 1 a check failed or a library is missing.
 """
 
 import hashlib
@@ -25,7 +25,9 @@ import subprocess
 import sys
 import time
 
-SKIP = 77
+# Both libraries are required (tests/CMakeLists.txt checks them at configure
+# time): missing here is a failure, not a skip.
+MISSING = 1
 
 try:
     from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -34,9 +36,9 @@ try:
     from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
     from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 except ImportError as e:
-    print(f"SKIP: {sys.executable} cannot import cryptography ({e}); "
-          "install Debian's python3-cryptography")
-    sys.exit(SKIP)
+    print(f"FAIL: {sys.executable} cannot import cryptography ({e}); "
+          "install Debian's python3-cryptography (make deps)")
+    sys.exit(MISSING)
 
 # Debian's python3-pycryptodome installs the package as `Cryptodome`; the
 # upstream wheel calls it `Crypto`. Either is pycryptodome (PyCrypto, also
@@ -51,9 +53,9 @@ for _name in ("Cryptodome.Cipher.AES", "Crypto.Cipher.AES"):
     except ImportError:
         pass
 if PyAES is None:
-    print(f"SKIP: {sys.executable} cannot import pycryptodome's AES with MODE_CCM "
-          "(Cryptodome.Cipher.AES or Crypto.Cipher.AES); install python3-pycryptodome")
-    sys.exit(SKIP)
+    print(f"FAIL: {sys.executable} cannot import pycryptodome's AES with MODE_CCM "
+          "(Cryptodome.Cipher.AES or Crypto.Cipher.AES); install python3-pycryptodome (make deps)")
+    sys.exit(MISSING)
 
 
 # ---------------------------------------------------------------------------

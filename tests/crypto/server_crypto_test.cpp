@@ -21,10 +21,12 @@ namespace {
 
 using namespace ota::crypto_test;
 
-#define REQUIRE_OPENSSL_CLI()                                 \
-  do {                                                        \
-    if (!run("openssl version >/dev/null 2>&1"))              \
-      GTEST_SKIP() << "the openssl command is not installed"; \
+// The openssl command is a configure-time requirement (tests/CMakeLists.txt):
+// missing at run time is a failure, not a skip.
+#define REQUIRE_OPENSSL_CLI()                                                          \
+  do {                                                                                 \
+    if (!run("openssl version >/dev/null 2>&1"))                                       \
+      GTEST_FAIL() << "the openssl command is not installed (Debian openssl; make deps)"; \
   } while (0)
 
 // Runs `cmd` in `dir` (quiet), failing the test when it fails.
@@ -417,10 +419,14 @@ TEST(CryptoCcm, MatchesPythonLibraries) {
       "/usr/bin/python3 -c 'from cryptography.hazmat.primitives.ciphers.aead import AESCCM' "
       ">/dev/null 2>&1";
   if (!run(probe)) {
-    GTEST_SKIP() << "/usr/bin/python3 lacks the cryptography module (Debian python3-cryptography)";
+    GTEST_FAIL() << "/usr/bin/python3 lacks the cryptography module (Debian python3-cryptography; "
+                    "make deps)";
   }
+  // Both libraries are configure-time requirements: checked, never skipped.
   bool have_pycryptodome =
       run("/usr/bin/python3 -c 'from Cryptodome.Cipher import AES' >/dev/null 2>&1");
+  ASSERT_TRUE(have_pycryptodome) << "/usr/bin/python3 lacks Cryptodome (Debian python3-pycryptodome; "
+                                    "make deps)";
   TempDir dir("crypto-ccm-python");
   // One run of the script: for each size it reads key, nonce and plaintext
   // files and prints "size hex(ciphertext||tag)" per library.

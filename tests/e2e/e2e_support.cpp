@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "ota/esp_image.h"
+#include "test_postgres.h"
 #include "test_support.h"
 
 extern char** environ;
@@ -212,9 +213,18 @@ bool ServerProcess::start(const fs::path& data, const fs::path& log, const std::
   if (tls_) {
     args.insert(args.end(), {"--tls-cert", tls_cert.string(), "--tls-key", tls_key.string()});
   }
+  // The /postgresql copy of the suite: a database of its own per data folder.
+  try {
+    std::vector<std::string> db = test::server_db_args(data);
+    args.insert(args.end(), db.begin(), db.end());
+  } catch (const std::exception& e) {
+    *error = std::string("no database for ota-server: ") + e.what();
+    return false;
+  }
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e)
-    if (std::strncmp(*e, "OTA_", 4) != 0) env.push_back(*e);  // no OTA_DATA, OTA_LISTEN... of the caller
+    // No OTA_DATA, OTA_LISTEN... of the caller; the dependency recorder's log stays.
+    if (std::strncmp(*e, "OTA_", 4) != 0 || std::strncmp(*e, "OTA_DEPS_RECORD=", 16) == 0) env.push_back(*e);
   env.push_back("OTA_ADMIN_TOKEN=" + admin_token);
   std::vector<char*> argv, envp;
   for (auto& a : args) argv.push_back(a.data());
@@ -257,7 +267,17 @@ bool ServerProcess::wait_ready(const std::string& ca_file, int timeout_ms, std::
       return false;
     }
     HttpResult r = probe.get("/healthz", 2);
-    if (r.status == 200) return true;
+    if (r.status == 200) {
+      // The /postgresql copy must really be on PostgreSQL.
+      const char* db = test::on_postgres() ? "database PostgreSQL" : "database SQLite";
+      for (int i = 0; i < 100 && output().find(db) == std::string::npos; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (output().find(db) == std::string::npos) {
+        *error = std::string("ota-server does not say '") + db + "': " + output();
+        return false;
+      }
+      return true;
+    }
     last = r.error.empty() ? "HTTP " + std::to_string(r.status) : r.error;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

@@ -16,18 +16,16 @@ set_tests_properties(esp32_check PROPERTIES TIMEOUT 600)
 # esp32_ports_test: what the glue decides (the A/B checkpoint store under
 # power cuts, the flash port's slot rules, provisioning), on a RAM-backed
 # ESP-IDF (tests/esp32/fake_idf.cpp).
-if(TARGET ota_port_mbedtls)
-  ota_add_test(esp32_ports_test
-    ${CMAKE_CURRENT_LIST_DIR}/esp32_ports_test.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/fake_idf.cpp
-    ${ota_esp32_root}/device/ports/esp32/src/flash.cpp
-    ${ota_esp32_root}/device/ports/esp32/src/state.cpp
-    ${ota_esp32_root}/device/ports/esp32/src/provisioning.cpp)
-  target_include_directories(esp32_ports_test PRIVATE
-    ${CMAKE_CURRENT_LIST_DIR}
-    ${ota_esp32_root}/tools/esp32-check/stubs
-    ${ota_esp32_root}/device/ports/esp32/include)
-  target_compile_definitions(esp32_ports_test PRIVATE ESP_PLATFORM=1
-    OTA_ESP32_TEST_VECTORS="${ota_esp32_root}/tests/vectors")
-  target_link_libraries(esp32_ports_test PRIVATE ota_port_mbedtls)
-endif()
+ota_add_test(esp32_ports_test
+  ${CMAKE_CURRENT_LIST_DIR}/esp32_ports_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/fake_idf.cpp
+  ${ota_esp32_root}/device/ports/esp32/src/flash.cpp
+  ${ota_esp32_root}/device/ports/esp32/src/state.cpp
+  ${ota_esp32_root}/device/ports/esp32/src/provisioning.cpp)
+target_include_directories(esp32_ports_test PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}
+  ${ota_esp32_root}/tools/esp32-check/stubs
+  ${ota_esp32_root}/device/ports/esp32/include)
+target_compile_definitions(esp32_ports_test PRIVATE ESP_PLATFORM=1
+  OTA_ESP32_TEST_VECTORS="${ota_esp32_root}/tests/vectors")
+target_link_libraries(esp32_ports_test PRIVATE ota_port_mbedtls)

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "ota/server/firmware_service.h"
+#include "test_postgres.h"
 #include "test_support.h"
 
 namespace ota::server {
@@ -23,7 +24,7 @@ class FirmwareServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = test::make_temp_dir("fw");
-    store_ = Store::open("sqlite3://" + (dir_ / "ota.db").string());
+    store_ = Store::open(test::store_url(dir_));
     artifacts_ = std::make_unique<ArtifactStore>(dir_ / "storage");
     service_ = std::make_unique<FirmwareService>(*store_, *artifacts_, [] { return int64_t{1764000000}; });
   }

@@ -11,6 +11,7 @@
 #include "ota/server/device_service.h"
 #include "ota/server/patch_service.h"
 #include "ota/server/update_service.h"
+#include "test_postgres.h"
 #include "test_support.h"
 
 namespace ota::server {
@@ -22,7 +23,7 @@ class Services : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = test::make_temp_dir("services");
-    store_ = Store::open("sqlite3://" + (dir_ / "ota.db").string());
+    store_ = Store::open(test::store_url(dir_));
     artifacts_ = std::make_unique<ArtifactStore>(dir_ / "storage");
     firmware_ = std::make_unique<FirmwareService>(*store_, *artifacts_);
     devices_ = std::make_unique<DeviceService>(*store_, random_bytes(32));

@@ -29,6 +29,7 @@
 #include "ota/envelope.h"
 #include "ota/patch_decoder.h"
 #include "ota/server/crypto.h"
+#include "test_postgres.h"
 #include "test_support.h"
 
 extern char** environ;
@@ -141,6 +142,9 @@ class ServerProcess {
       : out_(data.parent_path() / ("server-" + std::to_string(port) + ".out")), port_(port) {
     std::vector<std::string> args = {(test::bin_dir() / "ota-server").string(), "--data", data.string(),
                                      "--listen", "127.0.0.1:" + std::to_string(port)};
+    // The /postgresql copy of the suite: a database of its own per data folder.
+    std::vector<std::string> db = test::server_db_args(data);
+    args.insert(args.end(), db.begin(), db.end());
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     std::vector<std::string> env;
     for (char** e = environ; *e; ++e)
@@ -174,8 +178,14 @@ class ServerProcess {
   bool wait_ready() {
     for (int i = 0; i < 200; ++i) {
       if (http_get(url("/healthz")).status == 200 &&
-          output().find("ota-server listening on") != std::string::npos)
+          output().find("ota-server listening on") != std::string::npos) {
+        // The /postgresql copy must really be on PostgreSQL.
+        EXPECT_EQ(output().find(test::on_postgres() ? "database PostgreSQL" : "database SQLite") ==
+                      std::string::npos,
+                  false)
+            << output();
         return true;
+      }
       if (exited()) return false;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
@@ -281,6 +291,8 @@ TEST_F(ServerApp, ConfigFileEnvironmentAndFlagsInThatOrder) {
                                    << "data = " << (dir_ / "from-file").string() << "\n"
                                    << "listen = 127.0.0.1:" << file_port << "   # comment\n"
                                    << "threads = 3\n";
+  if (test::on_postgres())
+    std::ofstream(dir_ / "ota.conf", std::ios::app) << "db = " << test::store_url(dir_ / "from-file") << "\n";
   {
     // The config file decides where the data goes; the flag --listen wins
     // over the file's listen (ServerProcess passes --data and --listen, so

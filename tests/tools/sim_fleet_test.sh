@@ -2,6 +2,9 @@
 # ota-sim --fleet against a real server on loopback: registers 20 devices
 # (--provision), lets them check in (nothing to do), assigns a release to
 # their product and runs the fleet again: all 20 update, none errs.
+# With OTA_TEST_DB=postgresql (the sim_fleet/postgresql test) the server's
+# database is a fresh one on the suite's PostgreSQL cluster: the first line
+# of $OTA_TEST_POSTGRES_URL_FILE is its admin URL, $OTA_TEST_PSQL its psql.
 # usage: sim_fleet_test.sh BIN_DIR WORK_DIR
 set -euo pipefail
 BIN=$1
@@ -11,10 +14,24 @@ mkdir -p "$WORK"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export OTA_ADMIN_TOKEN=fleet-test-admin-token-0123456789
 export OTA_SERVER=http://127.0.0.1:$PORT
-"$BIN/ota-server" --data "$WORK/data" --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+DB=()
+if [[ ${OTA_TEST_DB:-} == postgresql ]]; then
+  admin=$(head -n 1 "$OTA_TEST_POSTGRES_URL_FILE")
+  conninfo=${admin#postgresql://}  # the keyword form after the scheme is libpq's own
+  db="ota_sim_fleet_$$"
+  "$OTA_TEST_PSQL" -X -q -v ON_ERROR_STOP=1 "$conninfo" -c "CREATE DATABASE $db"
+  DB=(--db "$admin dbname='$db'")
+  drop_db() { "$OTA_TEST_PSQL" -X -q "$conninfo" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" || true; }
+else
+  drop_db() { :; }
+fi
+"$BIN/ota-server" --data "$WORK/data" --listen "127.0.0.1:$PORT" "${DB[@]}" >"$WORK/server.log" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
+trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true; drop_db' EXIT
 for _ in $(seq 100); do curl -fsS "$OTA_SERVER/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+if [[ ${#DB[@]} -gt 0 ]]; then
+  grep -q "database PostgreSQL" "$WORK/server.log" || { cat "$WORK/server.log"; echo "not on PostgreSQL"; exit 1; }
+fi
 
 "$BIN/ota-fwgen" "$WORK" --project fleet --size 65536 >/dev/null
 "$BIN/otactl" firmware upload 1.0.0 "$WORK/firmware_1.0.0.bin" >/dev/null

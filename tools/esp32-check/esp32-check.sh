@@ -116,20 +116,40 @@ int f() { return esp_ota_mark_app_valid(); }'
 must_fail wrong-arduino-overload "$CXX_HOST" -std=gnu++17 "${BASE[@]}" "${ARDUINO_DEFS[@]}" "${INC[@]}" -- \
   '#include <WiFi.h>
 void f() { WiFi.begin(1, 2); }'
-if command -v riscv64-unknown-elf-g++ >/dev/null 2>&1; then
-  must_fail u32-format-on-the-device riscv64-unknown-elf-g++ -march=rv32imc -mabi=ilp32 -ffreestanding -std=gnu++17 \
-    "${BASE[@]}" "${INC[@]}" -- \
-    '#include "esp_log.h"
+# The cross compiler is a requirement (tests/CMakeLists.txt): never skipped.
+command -v riscv64-unknown-elf-g++ >/dev/null 2>&1 ||
+  fail self-test "riscv64-unknown-elf-g++ missing (Debian gcc-riscv64-unknown-elf; make deps)"
+must_fail u32-format-on-the-device riscv64-unknown-elf-g++ -march=rv32imc -mabi=ilp32 -ffreestanding -std=gnu++17 \
+  "${BASE[@]}" "${INC[@]}" -- \
+  '#include "esp_log.h"
 void f(uint32_t n) { ESP_LOGI("t", "%u", n); }'
-fi
 
 # --- 1. packaging ------------------------------------------------------------
 echo
 echo "=== 1. packaging"
 "$HERE/make-arduino-library.sh" "$OUT/arduino" >/dev/null || fail packaging "make-arduino-library.sh failed"
 "$HERE/make-idf-component.sh" "$OUT/idf-component" >/dev/null || fail packaging "make-idf-component.sh failed"
-python3 "$HERE/packaging.py" validate "$SRC" "$OUT/arduino/OtaDeltaAgent" || fail packaging "see above"
-for f in library.properties src/OtaDeltaAgent.h src/ota/agent.h src/ota/esp32/ports.h src/crypto_mbedtls.h \
+python3 "$HERE/packaging.py" validate "$SRC" "$OUT/arduino/OtaDeltaAgent" "$OUT/idf-component/ota_agent" ||
+  fail packaging "see above"
+# The license check itself must catch a package without the license.
+L="$OUT/license-self-test"
+rm -rf "$L" && mkdir -p "$L/device/ports/esp32/ota_agent" "$L/device/ports/esp32/arduino" "$L/lib"
+cp "$SRC/LICENSE" "$SRC/library.json" "$L/"
+cp "$SRC/device/ports/esp32/ota_agent/idf_component.yml" "$L/device/ports/esp32/ota_agent/"
+cp "$SRC/device/ports/esp32/arduino/library.properties" "$L/device/ports/esp32/arduino/"
+python3 "$HERE/packaging.py" license "$L" >/dev/null || fail self-test "the license check refuses a good copy"
+if python3 "$HERE/packaging.py" license "$L" "$L/lib" >/dev/null; then
+  fail self-test "the license check passed a generated package without LICENSE"
+else
+  echo "caught: a generated package without LICENSE"
+fi
+sed -i 's/"license": "Apache-2.0"/"license": "MIT"/' "$L/library.json"
+if python3 "$HERE/packaging.py" license "$L" >/dev/null; then
+  fail self-test "the license check passed library.json with another license"
+else
+  echo "caught: library.json with another license"
+fi
+for f in LICENSE library.properties src/OtaDeltaAgent.h src/ota/agent.h src/ota/esp32/ports.h src/crypto_mbedtls.h \
          examples/OtaClient/OtaClient.ino examples/OtaClient/ota_client.cpp; do
   [ -f "$OUT/arduino/OtaDeltaAgent/$f" ] || fail packaging "generated Arduino library lacks $f"
 done

@@ -14,6 +14,7 @@
 #   src/core/format, src/core/device                            the core
 #   src/ports/mbedtls, src/ports/esp32                           the ports
 #   examples/OtaClient/{OtaClient.ino, ota_client.cpp, partitions.csv}
+#   LICENSE                                                    Apache-2.0
 # Install: copy OUT_DIR/OtaDeltaAgent to the sketchbook's libraries/ folder,
 # or zip it for "Sketch > Include Library > Add .ZIP Library".
 set -euo pipefail
@@ -27,6 +28,7 @@ mkdir -p "$LIB/src/ota/esp32" "$LIB/src/core/format" "$LIB/src/core/device/lzma"
          "$LIB/src/ports/mbedtls" "$LIB/src/ports/esp32" "$LIB/examples/OtaClient" "$LIB/extras"
 
 cp "$ROOT/device/ports/esp32/arduino/library.properties" "$LIB/"
+cp "$ROOT/LICENSE" "$LIB/"
 cp "$ROOT/device/ports/esp32/arduino/OtaDeltaAgent.h" "$LIB/src/"
 cp "$ROOT/device/ports/mbedtls/crypto_mbedtls.h" "$LIB/src/"
 cp "$ROOT"/format/include/ota/*.h "$ROOT"/device/include/ota/*.h "$LIB/src/ota/"

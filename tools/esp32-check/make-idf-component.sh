@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes a self-contained ESP-IDF component from this repository, for the
 # ESP Component Registry or a Git dependency: OUT_DIR/ota_agent/ with
-# idf_component.yml and CMakeLists.txt at its root and the core in core/.
+# idf_component.yml, CMakeLists.txt and LICENSE at its root and the core in core/.
 #
 # usage: make-idf-component.sh OUT_DIR
 #
@@ -19,6 +19,7 @@ rm -rf "$COMP"
 mkdir -p "$COMP/core/format" "$COMP/core/device/ports/esp32" "$COMP/core/device/ports/mbedtls"
 
 cp "$ROOT/device/ports/esp32/ota_agent/CMakeLists.txt" "$ROOT/device/ports/esp32/ota_agent/idf_component.yml" "$COMP/"
+cp "$ROOT/LICENSE" "$COMP/"
 cp -R "$ROOT/format/include" "$ROOT/format/src" "$COMP/core/format/"
 cp -R "$ROOT/device/include" "$ROOT/device/src" "$COMP/core/device/"
 cp "$ROOT"/device/ports/mbedtls/crypto_mbedtls.h "$ROOT"/device/ports/mbedtls/crypto_mbedtls.cpp \

@@ -2,7 +2,9 @@
 """Checks the ESP32 packaging files against the fields their tools document,
 and emulates what PlatformIO builds from library.json. Used by esp32-check.sh.
 
-  packaging.py validate ROOT [ARDUINO_LIB_DIR]   all checks; exit 1 with one line per problem
+  packaging.py validate ROOT [ARDUINO_LIB_DIR [IDF_COMPONENT_DIR]]
+                                                 all checks; exit 1 with one line per problem
+  packaging.py license ROOT [ARDUINO_LIB_DIR [IDF_COMPONENT_DIR]]   the license checks alone
   packaging.py pio-sources ROOT                  sources PlatformIO compiles (library.json build.srcDir + srcFilter)
   packaging.py pio-includes ROOT                 include dirs it adds (build.includeDir + "-I" flags)
 
@@ -29,9 +31,9 @@ import re
 import sys
 
 try:
-    import yaml  # python3-yaml
-except ImportError:  # a small subset parser below; the project's manifest stays within it
-    yaml = None
+    import yaml  # Debian's python3-yaml (DEB_PACKAGES)
+except ImportError:
+    sys.exit("packaging.py needs Python's yaml module: install python3-yaml (make deps)")
 
 SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
 PROBLEMS = []
@@ -187,48 +189,6 @@ def check_library_properties(path, lib_dir=None):
 
 # --- idf_component.yml ------------------------------------------------------
 
-def load_yaml_subset(text):
-    """Block mappings and lists of scalars, quoted or plain, # comments: what
-    idf_component.yml uses here. Only for machines without python3-yaml."""
-    lines = []
-    for raw in text.splitlines():
-        if raw.lstrip().startswith("#") or not raw.strip():
-            continue
-        line = raw.split(" #")[0].rstrip()
-        lines.append((len(line) - len(line.lstrip()), line.strip()))
-
-    def scalar(v):
-        return v.strip().strip('"').strip("'")
-
-    def block(i, indent):
-        if lines[i][1].startswith("- "):
-            items = []
-            while i < len(lines) and lines[i][0] == indent and lines[i][1].startswith("- "):
-                items.append(scalar(lines[i][1][2:]))
-                i += 1
-            return items, i
-        mapping = {}
-        while i < len(lines) and lines[i][0] == indent:
-            if ":" not in lines[i][1]:
-                raise ValueError(f"not key: value: {lines[i][1]!r}")
-            key, value = lines[i][1].split(":", 1)
-            i += 1
-            if value.strip():
-                mapping[scalar(key)] = scalar(value)
-            elif i < len(lines) and lines[i][0] > indent:
-                mapping[scalar(key)], i = block(i, lines[i][0])
-            else:
-                mapping[scalar(key)] = None
-        return mapping, i
-
-    if not lines:
-        return {}
-    doc, i = block(0, lines[0][0])
-    if i != len(lines):
-        raise ValueError(f"bad indentation at {lines[i][1]!r}")
-    return doc
-
-
 IDF_FIELDS = {"version", "description", "url", "repository", "repository_info", "license", "tags", "files",
               "dependencies", "targets", "maintainers", "examples", "documentation", "issues", "discussion"}
 
@@ -237,15 +197,13 @@ def check_idf_component(comp_dir):
     path = os.path.join(comp_dir, "idf_component.yml")
     try:
         text = open(path).read()
-        doc = yaml.safe_load(text) if yaml else load_yaml_subset(text)
+        doc = yaml.safe_load(text)
     except Exception as e:  # OSError, yaml.YAMLError, ValueError
         problem(f"idf_component.yml: {e}")
         return
     if not isinstance(doc, dict):
         problem("idf_component.yml: not a mapping")
         return
-    if yaml and load_yaml_subset(text) != doc:
-        problem("idf_component.yml: the fallback parser (no python3-yaml) reads it differently")
     for k in doc:
         if k not in IDF_FIELDS:
             problem(f"idf_component.yml: unknown field {k!r}")
@@ -341,12 +299,57 @@ def check_platformio_ini(path):
         problem(f"{path}: partitions.csv is missing beside it")
 
 
-def validate(root, arduino_lib=None):
+# --- the license -------------------------------------------------------------
+
+SPDX = "Apache-2.0"
+
+
+def check_license(root, arduino_lib=None, idf_component=None):
+    """Apache-2.0 everywhere a user of a package looks: the repository's
+    LICENSE, library.json's license and authors, idf_component.yml's
+    license, library.properties' SPDX comment (the Arduino specification has
+    no license field), and the LICENSE file in each generated package."""
+    license_path = os.path.join(root, "LICENSE")
+    try:
+        text = open(license_path, encoding="utf-8").read()
+    except OSError:
+        problem("LICENSE: missing at the repository root")
+        return
+    if "Apache License" not in text or "Version 2.0, January 2004" not in text:
+        problem("LICENSE: not the Apache License, Version 2.0")
+    try:
+        lib = json.load(open(os.path.join(root, "library.json")))
+    except (OSError, ValueError):
+        lib = {}
+    if lib.get("license") != SPDX:
+        problem(f"library.json: license must be the SPDX identifier {SPDX!r}")
+    if not lib.get("authors") or not all(isinstance(a, dict) and a.get("name") for a in lib["authors"]):
+        problem("library.json: authors (a list of objects with a name) is missing")
+    if "LICENSE" not in as_list(lib.get("export", {}).get("include", [])):
+        problem("library.json: export.include must carry LICENSE")
+    yml = open(os.path.join(root, "device/ports/esp32/ota_agent/idf_component.yml")).read()
+    if not re.search(r'^license:\s*"?' + re.escape(SPDX) + r'"?\s*$', yml, re.M):
+        problem(f"idf_component.yml: license must be {SPDX!r}")
+    props = open(os.path.join(root, "device/ports/esp32/arduino/library.properties")).read()
+    if f"# SPDX-License-Identifier: {SPDX}" not in props:
+        problem("library.properties: no SPDX-License-Identifier comment")
+    for kind, d in (("Arduino library", arduino_lib), ("ESP-IDF component", idf_component)):
+        if d is None:
+            continue
+        copy = os.path.join(d, "LICENSE")
+        if not os.path.isfile(copy) or open(copy, encoding="utf-8").read() != text:
+            problem(f"{kind} {d}: LICENSE is missing or differs from the repository's")
+
+
+def validate(root, arduino_lib=None, idf_component=None):
+    check_license(root, arduino_lib, idf_component)
     check_library_json(root)
     check_library_properties(os.path.join(root, "device/ports/esp32/arduino/library.properties"))
     if arduino_lib:
         check_library_properties(os.path.join(arduino_lib, "library.properties"), arduino_lib)
     check_idf_component(os.path.join(root, "device/ports/esp32/ota_agent"))
+    if idf_component:
+        check_idf_component(idf_component)
     a = check_partitions(os.path.join(root, "examples/esp32-client/partitions.csv"))
     b = check_partitions(os.path.join(root, "examples/esp-idf-client/partitions.csv"))
     if a != b:
@@ -356,14 +359,19 @@ def validate(root, arduino_lib=None):
     for p in PROBLEMS:
         print(f"packaging: {p}")
     if not PROBLEMS:
-        print("packaging: library.json, library.properties, idf_component.yml, partition tables, "
+        print("packaging: LICENSE, library.json, library.properties, idf_component.yml, partition tables, "
               "sdkconfig.defaults, platformio.ini: OK")
     return 1 if PROBLEMS else 0
 
 
 def main(argv):
     if len(argv) >= 3 and argv[1] == "validate":
-        return validate(argv[2], argv[3] if len(argv) > 3 else None)
+        return validate(argv[2], argv[3] if len(argv) > 3 else None, argv[4] if len(argv) > 4 else None)
+    if len(argv) >= 3 and argv[1] == "license":
+        check_license(argv[2], argv[3] if len(argv) > 3 else None, argv[4] if len(argv) > 4 else None)
+        for p in PROBLEMS:
+            print(f"packaging: {p}")
+        return 1 if PROBLEMS else 0
     if len(argv) == 3 and argv[1] == "pio-sources":
         print("\n".join(pio_sources(argv[2])[1]))
         return 0
