@@ -6,6 +6,15 @@
 # explicit option (OTA_BUILD_TESTS, OTA_BUILD_BENCH, OTA_TEST_POSTGRES),
 # and `make test` then says what did not run.
 
+# Stops the configure step when <var> was not found, naming the package.
+function(_ota_stop_unless_found var names package for)
+  if(NOT ${var})
+    list(JOIN names " or " names)
+    message(FATAL_ERROR "${for} needs ${names}: install the Debian package ${package} "
+                        "(`make deps` installs every package the project needs)")
+  endif()
+endfunction()
+
 # ota_require_program(<VAR> NAMES <name>... PACKAGE <debian package>
 #                     FOR <what needs it> [PATHS <dir>...] [NO_DEFAULT_PATH])
 # Sets <VAR> (cached) to the program's path, or stops with the package.
@@ -16,11 +25,7 @@ function(ota_require_program var)
     set(no_default NO_DEFAULT_PATH)
   endif()
   find_program(${var} NAMES ${A_NAMES} PATHS ${A_PATHS} ${no_default})
-  if(NOT ${var})
-    list(JOIN A_NAMES " or " names)
-    message(FATAL_ERROR "${A_FOR} needs ${names}: install the Debian package ${A_PACKAGE} "
-                        "(`make deps` installs every package the project needs)")
-  endif()
+  _ota_stop_unless_found(${var} "${A_NAMES}" ${A_PACKAGE} "${A_FOR}")
 endfunction()
 
 # ota_require_file(<VAR> NAMES <file>... PACKAGE <pkg> FOR <what> [PATHS ...]
@@ -32,9 +37,5 @@ function(ota_require_file var)
   else()
     find_path(${var} NAMES ${A_NAMES} PATHS ${A_PATHS} PATH_SUFFIXES ${A_PATH_SUFFIXES})
   endif()
-  if(NOT ${var})
-    list(JOIN A_NAMES " or " names)
-    message(FATAL_ERROR "${A_FOR} needs ${names}: install the Debian package ${A_PACKAGE} "
-                        "(`make deps` installs every package the project needs)")
-  endif()
+  _ota_stop_unless_found(${var} "${A_NAMES}" ${A_PACKAGE} "${A_FOR}")
 endfunction()

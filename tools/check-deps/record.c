@@ -263,67 +263,59 @@ typedef void* (*dlopen_fn)(const char*, int);
 
 static int wants_mode(int flags) { return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE; }
 
-#define OPEN_HOOK(name)                                    \
-  int name(const char* path, int flags, ...) {             \
-    REAL(name, open_fn);                                   \
-    mode_t mode = 0;                                       \
-    if (wants_mode(flags)) {                               \
-      va_list ap;                                          \
-      va_start(ap, flags);                                 \
-      mode = va_arg(ap, mode_t);                           \
-      va_end(ap);                                          \
-    }                                                      \
-    int fd = real_##name(path, flags, mode);               \
-    int saved = errno;                                     \
-    record_open(path, fd);                                 \
-    errno = saved;                                         \
-    return fd;                                             \
+// Records what an open returned and hands it back with errno untouched.
+static int opened(const char* path, int fd) {
+  int saved = errno;
+  record_open(path, fd);
+  errno = saved;
+  return fd;
+}
+
+// The optional third argument of open/openat, read only when it is there.
+#define TAKE_MODE(flags)         \
+  mode_t mode = 0;               \
+  if (wants_mode(flags)) {       \
+    va_list ap;                  \
+    va_start(ap, flags);         \
+    mode = va_arg(ap, mode_t);   \
+    va_end(ap);                  \
+  }
+
+#define OPEN_HOOK(name)                                  \
+  int name(const char* path, int flags, ...) {           \
+    REAL(name, open_fn);                                 \
+    TAKE_MODE(flags);                                    \
+    return opened(path, real_##name(path, flags, mode)); \
   }
 OPEN_HOOK(open)
 OPEN_HOOK(open64)
 
 // openat: only paths that do not depend on the directory descriptor.
-#define OPENAT_HOOK(name)                                        \
-  int name(int dirfd, const char* path, int flags, ...) {        \
-    REAL(name, openat_fn);                                       \
-    mode_t mode = 0;                                             \
-    if (wants_mode(flags)) {                                     \
-      va_list ap;                                                \
-      va_start(ap, flags);                                       \
-      mode = va_arg(ap, mode_t);                                 \
-      va_end(ap);                                                \
-    }                                                            \
-    int fd = real_##name(dirfd, path, flags, mode);              \
-    int saved = errno;                                           \
-    if (fd >= 0 && (dirfd == AT_FDCWD || path[0] == '/'))      \
-      record_open(path, fd);                                     \
-    errno = saved;                                               \
-    return fd;                                                   \
+#define OPENAT_HOOK(name)                                                      \
+  int name(int dirfd, const char* path, int flags, ...) {                      \
+    REAL(name, openat_fn);                                                     \
+    TAKE_MODE(flags);                                                          \
+    int fd = real_##name(dirfd, path, flags, mode);                            \
+    return (fd >= 0 && (dirfd == AT_FDCWD || path[0] == '/')) ? opened(path, fd) : fd; \
   }
 OPENAT_HOOK(openat)
 OPENAT_HOOK(openat64)
 
 // The _FORTIFY_SOURCE entry points that programs built with it call.
-#define OPEN2_HOOK(name)                    \
-  int name(const char* path, int flags) {   \
-    REAL(name, open2_fn);                   \
-    int fd = real_##name(path, flags);      \
-    int saved = errno;                      \
-    record_open(path, fd);                  \
-    errno = saved;                          \
-    return fd;                              \
+#define OPEN2_HOOK(name)                                \
+  int name(const char* path, int flags) {               \
+    REAL(name, open2_fn);                               \
+    return opened(path, real_##name(path, flags));      \
   }
 OPEN2_HOOK(__open_2)
 OPEN2_HOOK(__open64_2)
 
-#define FOPEN_HOOK(name)                                    \
-  FILE* name(const char* path, const char* mode) {          \
-    REAL(name, fopen_fn);                                   \
-    FILE* f = real_##name(path, mode);                      \
-    int saved = errno;                                      \
-    if (f != NULL) record_open(path, fileno(f));            \
-    errno = saved;                                          \
-    return f;                                               \
+#define FOPEN_HOOK(name)                            \
+  FILE* name(const char* path, const char* mode) {  \
+    REAL(name, fopen_fn);                           \
+    FILE* f = real_##name(path, mode);              \
+    if (f != NULL) opened(path, fileno(f));         \
+    return f;                                       \
   }
 FOPEN_HOOK(fopen)
 FOPEN_HOOK(fopen64)
