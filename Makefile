@@ -134,6 +134,7 @@ embedded-check: deps
 # Long fuzzing runs with libFuzzer (the test suite runs each target briefly).
 fuzz: deps
 	cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+	  -DCMAKE_AR=$$(command -v ar) -DCMAKE_RANLIB=$$(command -v ranlib) \
 	  -DOTA_BUILD_FUZZ=ON -DOTA_BUILD_TESTS=OFF -DOTA_BUILD_BENCH=OFF
 	cmake --build $(FUZZ_DIR) -j $(JOBS)
 	fuzz/run-fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)

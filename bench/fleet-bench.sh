@@ -27,8 +27,8 @@ field() { sed -n "s/.*\"$1\":\\([0-9.]*\\).*/\\1/p" <<<"$2"; }
 mkdir -p "$WORK/small" "$WORK/large"
 "$BIN/ota-fwgen" "$WORK/small" --project fleet --size 32768 >/dev/null
 "$BIN/ota-fwgen" "$WORK/large" --project slow --size 400000 --seed 3 >/dev/null
-"$BIN/otactl" firmware upload 1.0.0 "$WORK/small/firmware_1.0.0.bin" >/dev/null
-"$BIN/otactl" firmware upload 2.0.1 "$WORK/large/firmware_1.0.1.bin" >/dev/null
+"$BIN/otactl" firmware upload 1.0.0 "$WORK/small/firmware_1.0.0.bin" --product fleet >/dev/null
+"$BIN/otactl" firmware upload 2.0.1 "$WORK/large/firmware_1.0.1.bin" --product slow >/dev/null
 
 echo "server RSS at start: $(rss) KiB"
 echo "== $POLLERS devices polling"

@@ -24,7 +24,7 @@ if [[ -f $CORPUS/wled-esp32/0.14.0-b5.bin ]]; then
   UNKNOWN=$CORPUS/wled-esp32/0.14.0-b3.bin   # not uploaded: the server sends the full image
   OLD=$CORPUS/wled-esp32/0.14.0-b4.bin
   NEW=$CORPUS/wled-esp32/0.14.0-b5.bin
-  PRODUCT=esp32-arduino-lib-builder
+  PRODUCT=wled-esp32
   echo "firmware: WLED 0.14.0-b4 -> b5 (delta), 0.14.0-b3 -> b5 (full image)"
 else
   "$BIN/ota-fwgen" "$WORK" --project bench --size 600000 --seed 1 >/dev/null
@@ -33,8 +33,8 @@ else
   UNKNOWN=$WORK/unknown.bin OLD=$WORK/firmware_1.0.0.bin NEW=$WORK/firmware_1.0.1.bin PRODUCT=bench
   echo "firmware: synthetic (no corpus)"
 fi
-"$BIN/otactl" firmware upload 1.0.0 "$OLD" >/dev/null
-"$BIN/otactl" firmware upload 1.0.1 "$NEW" >/dev/null
+"$BIN/otactl" firmware upload 1.0.0 "$OLD" --product "$PRODUCT" >/dev/null
+"$BIN/otactl" firmware upload 1.0.1 "$NEW" --product "$PRODUCT" >/dev/null
 
 field() { sed -n "s/.*\"$1\":\\([0-9]*\\).*/\\1/p" <<<"$2"; }
 sfield() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" <<<"$2"; }

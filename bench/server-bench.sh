@@ -75,9 +75,9 @@ def app(version, seed):
 open(f"{w}/v1.bin", "wb").write(app("1.0.0", 1))
 open(f"{w}/v2.bin", "wb").write(app("1.0.1", 2))
 PY
-curl -sf -H "$auth" -H 'Content-Type: application/json' -d '{"device_id":"esp32_01","product":"demo"}' $S/api/v1/devices \
+curl -sf -H "$auth" -H 'Content-Type: application/json' -d '{"device_id":"esp32_01"}' $S/api/v1/devices \
   >"$work/dev1.json"
-curl -sf -H "$auth" -H 'Content-Type: application/json' -d '{"device_id":"idle_01","product":"demo"}' $S/api/v1/devices \
+curl -sf -H "$auth" -H 'Content-Type: application/json' -d '{"device_id":"idle_01"}' $S/api/v1/devices \
   >"$work/dev2.json"
 curl -sf -H "$auth" -F version=1.0.0 -F "file=@$work/v1.bin" $S/upload_firmware/ >/dev/null
 curl -sf -H "$auth" -F version=1.0.1 -F "file=@$work/v2.bin" $S/upload_firmware/ >/dev/null

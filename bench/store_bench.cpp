@@ -36,6 +36,7 @@ Store& store() {
   if (g_store) return *g_store;
   g_store = [] {
     auto st = Store::open(g_url);
+    st->ensure_product("demo", 1700000000);
     FirmwareRecord f;
     f.product = "demo";
     f.chip_id = 9;
@@ -56,7 +57,7 @@ Store& store() {
     d.running_version = "1.0";
     d.running_sha256_hex = std::string(64, 'a');
     st->insert_device(d);
-    st->assign_update(UpdateAssignment{kDevice, "1.0", "1.1", 1700000001});
+    st->assign_update(UpdateAssignment{kDevice, "demo", "1.0", "1.1", 1700000001});
     return st;
   }();
   return *g_store;
@@ -98,9 +99,17 @@ BENCHMARK(BM_DeviceThenAssignment);
 
 void BM_Firmware(benchmark::State& state) {
   Store& s = store();
-  for (auto _ : state) benchmark::DoNotOptimize(s.firmware("1.1"));
+  for (auto _ : state) benchmark::DoNotOptimize(s.firmware("demo", "1.1"));
 }
 BENCHMARK(BM_Firmware);
+
+// The check-in's other read: which firmware the device's image is.
+void BM_FirmwareBySha256(benchmark::State& state) {
+  Store& s = store();
+  const std::string digest(64, 'a');
+  for (auto _ : state) benchmark::DoNotOptimize(s.firmware_by_sha256("demo", digest));
+}
+BENCHMARK(BM_FirmwareBySha256);
 
 // A write (on SQLite in WAL mode: a commit, no fsync per commit beyond the
 // WAL's synchronous setting); the check-in does it at most once a minute

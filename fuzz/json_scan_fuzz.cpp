@@ -12,7 +12,7 @@
 namespace {
 
 const char* const kKeys[] = {"update", "manifest", "target_version", "delta", "size",
-                             "download_url", "update_available", "new_version", "a", ""};
+                             "download_url", "update_available", "new_version", "error", "a", ""};
 
 }  // namespace
 
@@ -46,8 +46,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     uint64_t u = 1;
     const ota::Status su = ota::json_get_u64(json, size, key, &u);
     if (su != ota::kStatusOk && u != 0) __builtin_trap();
+    // An object member lies inside the input, from '{' to '}', and is itself
+    // a document the getters accept.
+    const char* obj = json;
+    size_t obj_len = 1;
+    const ota::Status so = ota::json_get_object(json, size, key, &obj, &obj_len);
+    if (so == ota::kStatusOk) {
+      if (obj < json || obj_len < 2 || obj + obj_len > json + size || obj[0] != '{' || obj[obj_len - 1] != '}')
+        __builtin_trap();
+      uint64_t inner = 0;
+      ota::json_get_u64(obj, obj_len, "code", &inner);  // a valid object: any answer, no crash
+    } else if (obj != nullptr || obj_len != 0) {
+      __builtin_trap();
+    }
     // One member has one type.
-    if ((s2 == ota::kStatusOk) + (sb == ota::kStatusOk) + (su == ota::kStatusOk) > 1) __builtin_trap();
+    if ((s2 == ota::kStatusOk) + (sb == ota::kStatusOk) + (su == ota::kStatusOk) + (so == ota::kStatusOk) > 1)
+      __builtin_trap();
   }
   delete[] json;
   return 0;

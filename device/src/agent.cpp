@@ -115,6 +115,28 @@ AgentResult retry_later(Agent* a, const char* why) {
   return kAgentRetry;
 }
 
+// The server answered with an HTTP error: "what: STATUS CODE", the code
+// being the server's own when the body is its JSON error
+// ({"error":{"code":...}}), becomes last_detail; the poll goes on later.
+// http_status keeps the status, so a caller tells a refusal from a cut.
+AgentResult refused_by_server(Agent* a, const char* what) {
+  char detail[sizeof a->last_detail];
+  Text t = {detail, sizeof detail, 0};
+  add(&t, what);
+  add(&t, ": ");
+  add_u32(&t, a->http_status > 0 ? (uint32_t)a->http_status : 0);
+  const char* body = (const char*)a->cfg.record_buffer;
+  const char* error = nullptr;
+  size_t error_len = 0;
+  char code[48];
+  if (json_get_object(body, a->resp_len, "error", &error, &error_len) == kStatusOk &&
+      json_get_string(error, error_len, "code", code, sizeof code, nullptr) == kStatusOk) {
+    add(&t, " ");
+    add(&t, code);
+  }
+  return retry_later(a, detail);
+}
+
 AgentResult restart(Agent* a) {
   a->restarting = 1;
   a->ports.system->restart(a->ports.system->ctx);
@@ -670,7 +692,7 @@ AgentResult agent_poll(Agent* a) {
   if (!http_ok(a)) {
     log_line(a, kLogWarn, "check-in refused: ", (const char*)a->cfg.record_buffer);
     show(a, "refused", "");
-    return retry_later(a, "check-in refused by the server");
+    return refused_by_server(a, "check-in refused by the server");
   }
   const char* json = (const char*)a->cfg.record_buffer;
   size_t json_len = a->resp_len;
@@ -845,9 +867,13 @@ AgentResult agent_poll_legacy(Agent* a) {
   add_query_value(&p, a->cfg.device_id);
   add(&p, "&version=");
   add_query_value(&p, a->running_version);
-  if (http(a, "GET", a->path, nullptr, kHttpCollect, 0) != 0 || !http_ok(a)) {
+  if (http(a, "GET", a->path, nullptr, kHttpCollect, 0) != 0) {
     show(a, "offline", "");
-    return retry_later(a, "check_update: server unreachable or refused");
+    return retry_later(a, "check_update: server unreachable");
+  }
+  if (!http_ok(a)) {
+    show(a, "refused", "");
+    return refused_by_server(a, "check_update refused by the server");
   }
   const char* json = (const char*)a->cfg.record_buffer;
   size_t json_len = a->resp_len;

@@ -311,4 +311,36 @@ Status json_get_u64(const char* json, size_t len, const char* key, uint64_t* out
   return kStatusOk;
 }
 
+Status json_get_object(const char* json, size_t len, const char* key, const char** out, size_t* out_len) {
+  if (!out || !out_len) return kStatusBadArgument;
+  *out = nullptr;
+  *out_len = 0;
+  size_t at = 0;
+  const Status st = locate(json, len, key, &at);
+  if (st != kStatusOk) return st;
+  if (json[at] != '{') return kStatusBadResponse;
+  // The document is valid (locate checked all of it): the object ends at the
+  // brace that balances its first, not counting braces inside strings.
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = at; i < len; ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') ++i;  // the escaped character is never a quote that ends the string
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      if (--depth == 0) {
+        *out = json + at;
+        *out_len = i + 1 - at;
+        return kStatusOk;
+      }
+    }
+  }
+  return kStatusBadResponse;  // unreachable for a valid document
+}
+
 }  // namespace ota

@@ -293,6 +293,33 @@ TEST(device_util_json_scan, NotAnObject) {
   for (const char* d : docs) EXPECT_TRUE(refused(d, "a")) << d;
 }
 
+// The server's error answer: the object's span, read with the getters.
+TEST(device_util_json_scan, ObjectMembers) {
+  const std::string doc =
+      R"({"x":[{"code":"no"}],"error":{"code":"product_mismatch","message":"a \"}\" b {","n":{"k":[1,{}]}},"z":1})";
+  const char* obj = nullptr;
+  size_t n = 0;
+  ASSERT_EQ(json_get_object(doc.data(), doc.size(), "error", &obj, &n), kStatusOk);
+  const std::string error(obj, n);
+  EXPECT_EQ(error, R"({"code":"product_mismatch","message":"a \"}\" b {","n":{"k":[1,{}]}})");
+  EXPECT_EQ(str(error, "code"), "product_mismatch");
+  EXPECT_EQ(str(error, "message"), "a \"}\" b {");
+  ASSERT_EQ(json_get_object(error.data(), error.size(), "n", &obj, &n), kStatusOk);
+  EXPECT_EQ(std::string(obj, n), R"({"k":[1,{}]})");
+  // Not an object, missing, nested deeper, or a broken document: refused,
+  // with the output cleared.
+  for (const char* key : {"z", "x", "code", "none"}) {
+    EXPECT_EQ(json_get_object(doc.data(), doc.size(), key, &obj, &n), kStatusBadResponse) << key;
+    EXPECT_EQ(obj, nullptr);
+    EXPECT_EQ(n, 0u);
+  }
+  for (size_t cut = 0; cut < doc.size(); ++cut)
+    EXPECT_EQ(json_get_object(doc.data(), cut, "error", &obj, &n), kStatusBadResponse) << cut;
+  EXPECT_EQ(json_get_object(doc.data(), doc.size(), "error", nullptr, &n), kStatusBadArgument);
+  EXPECT_EQ(json_get_object(doc.data(), doc.size(), "error", &obj, nullptr), kStatusBadArgument);
+  EXPECT_EQ(json_get_object(nullptr, 0, "error", &obj, &n), kStatusBadArgument);
+}
+
 TEST(device_util_json_scan, TruncationAtEveryByte) {
   for (const std::string& doc : {kCheckIn, kOriginal,
                                  std::string(R"({"a":{"b":[1,2.5e-3,"x\u0041"]},"c":"\\\"","d":-0})")}) {

@@ -141,6 +141,10 @@ struct Suite {
   ServerProcess server;
   Admin admin;
   FirmwareSet fw;
+  // The product the suite's devices and firmware are in: the images'
+  // project name (the admin's choice), the default product for the
+  // original endpoints.
+  std::string product;
   std::string error;  // set when the suite could not start
 
   bool start(const std::string& tag, bool upload) {
@@ -153,6 +157,7 @@ struct Suite {
       error = err;
       return false;
     }
+    if (product.empty()) product = fw.product;
     std::printf("[ e2e      ] firmware: %s\n[ e2e      ] product %s; 1.0.0 %zu bytes sha256 %s; 1.0.1 %zu bytes "
                 "sha256 %s\n",
                 fw.source.c_str(), fw.product.c_str(), fw.base.bytes.size(), fw.base.sha256.c_str(),
@@ -174,13 +179,13 @@ struct Suite {
                 (dir / "server-data").c_str(), seconds_since(t0));
     if (upload) {
       for (const Firmware* f : {&fw.base, &fw.next}) {
-        nlohmann::json j = admin.upload_firmware(f->label, f->bytes, &err);
+        nlohmann::json j = admin.upload_firmware(product, f->label, f->bytes, &err);
         if (j.is_null() || j.is_discarded()) {
           error = err;
           return false;
         }
-        if (j.value("product", "") != fw.product) {
-          error = "firmware " + f->label + " stored for product " + j.value("product", "") + ", expected " + fw.product;
+        if (j.value("product", "") != product) {
+          error = "firmware " + f->label + " stored for product " + j.value("product", "") + ", expected " + product;
           return false;
         }
       }
@@ -209,7 +214,7 @@ struct Suite {
                                  std::string* err) const {
     auto d = std::make_unique<Device>();
     fs::path ca = o.bundle_ca.empty() ? cert : o.bundle_ca;
-    if (!admin.provision(id, fw.product, dir / "bundles" / id, ca, &d->p, err)) return nullptr;
+    if (!admin.provision(id, product, dir / "bundles" / id, ca, &d->p, err)) return nullptr;
     if (o.assign && !admin.assign(id, o.version, err)) return nullptr;
     d->state_dir = dir / "devices" / id;
     d->log_path = dir / "logs" / (id + ".log");
@@ -979,22 +984,6 @@ TEST_F(e2e_agent, RefusesAServerItsCaDidNotSign) {
 }
 
 // 9. The ota-sim binary: the last stdout line is the JSON summary.
-struct Command {
-  int exit_code = -1;
-  std::string out;
-};
-
-Command run_command(const std::string& cmd) {
-  Command c;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return c;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) c.out.append(buf, n);
-  int st = ::pclose(p);
-  c.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  return c;
-}
 
 std::string last_line(const std::string& out) {
   std::string s = out;
@@ -1008,7 +997,7 @@ std::string sh(const fs::path& p) { return "'" + p.string() + "'"; }
 TEST_F(e2e_agent, OtaSimBinaryPrintsAJsonSummary) {
   std::string err;
   ProvisionedDevice p;
-  ASSERT_TRUE(s_->admin.provision("ota-sim-1", fw().product, s_->dir / "bundles" / "ota-sim-1", s_->cert, &p, &err))
+  ASSERT_TRUE(s_->admin.provision("ota-sim-1", s_->product, s_->dir / "bundles" / "ota-sim-1", s_->cert, &p, &err))
       << err;
   ASSERT_TRUE(s_->admin.assign(p.id, "1.0.1", &err)) << err;
   fs::path state = s_->dir / "devices" / "ota-sim-1";
@@ -1058,6 +1047,7 @@ class e2e_legacy : public ::testing::Test {
  public:
   static void SetUpTestSuite() {
     s_ = new Suite;
+    s_->product = "default";  // where /upload_firmware/ stores
     if (!s_->start("legacy", false)) return;
     const HttpClient& h = s_->admin.http();
     for (const Firmware* f : {&s_->fw.base, &s_->fw.next}) {

@@ -190,6 +190,18 @@ HttpResult HttpClient::post_form(const std::string& path, const std::vector<Form
   return perform("POST", path, nullptr, "", &parts, timeout_s);
 }
 
+Command run_command(const std::string& cmd) {
+  Command c;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return c;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) c.out.append(buf, n);
+  int st = ::pclose(p);
+  c.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return c;
+}
+
 // --- ota-server ----------------------------------------------------------------------
 
 ServerProcess::~ServerProcess() {
@@ -307,9 +319,10 @@ std::string ServerProcess::output() const { return slurp(log_); }
 
 // --- Admin API -----------------------------------------------------------------------
 
-nlohmann::json Admin::upload_firmware(const std::string& version, const Bytes& image, std::string* error) const {
-  HttpResult r = http_.post("/api/v1/firmware?version=" + version, std::string(image.begin(), image.end()),
-                            "application/octet-stream", 120);
+nlohmann::json Admin::upload_firmware(const std::string& product, const std::string& version, const Bytes& image,
+                                      std::string* error) const {
+  HttpResult r = http_.post("/api/v1/firmware?product=" + product + "&version=" + version,
+                            std::string(image.begin(), image.end()), "application/octet-stream", 120);
   if (r.status != 200 && r.status != 201) {
     *error = "upload " + version + ": HTTP " + std::to_string(r.status) + " " + r.error + " " + r.body;
     return nullptr;

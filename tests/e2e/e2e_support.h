@@ -37,6 +37,13 @@ uint16_t free_loopback_port();
 // made with the openssl command. False (and *error) on failure.
 bool make_tls_cert(const fs::path& cert, const fs::path& key, std::string* error);
 
+// A shell command's exit code and standard output.
+struct Command {
+  int exit_code = -1;
+  std::string out;
+};
+Command run_command(const std::string& cmd);
+
 // --- HTTP (libcurl) ---------------------------------------------------------
 
 struct HttpResult {
@@ -117,8 +124,9 @@ class Admin {
   Admin(std::string server_url, std::string ca_file, std::string token)
       : http_(server_url, ca_file, token), server_url_(std::move(server_url)), ca_(std::move(ca_file)) {}
 
-  // POST /api/v1/firmware?version=V (raw body); the firmware JSON.
-  nlohmann::json upload_firmware(const std::string& version, const Bytes& image, std::string* error) const;
+  // POST /api/v1/firmware?product=P&version=V (raw body); the firmware JSON.
+  nlohmann::json upload_firmware(const std::string& product, const std::string& version, const Bytes& image,
+                                 std::string* error) const;
   // POST /api/v1/devices, then writes the bundle (docs/protocol.md §1):
   // device.json, device.key (0600), device.token (0600), server_pub.pem and
   // ca.pem (a copy of ca_for_bundle, the CA the device will trust).

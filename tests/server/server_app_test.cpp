@@ -576,8 +576,10 @@ TEST_F(ServerApp, OriginalWorkflowEndToEnd) {
   auto v100 = test::synthetic_esp32_app("1.0.0", "demo", code);
   auto v101 = test::synthetic_esp32_app("1.0.1", "demo", test::mutate_image(rng, code, 30));
 
+  // The original endpoints work in the default product: a device
+  // registered without one is in it.
   HttpResult reg = http_post_raw(s.url("/api/v1/devices"), token, "application/json",
-                                 R"({"device_id":"esp32_01","product":"demo"})");
+                                 R"({"device_id":"esp32_01"})");
   ASSERT_EQ(reg.status, 201) << reg.body;
   auto device = nlohmann::json::parse(reg.body);
   std::vector<uint8_t> device_key = unhex(device["device_key"].get<std::string>());
@@ -639,7 +641,10 @@ TEST_F(ServerApp, OriginalWorkflowEndToEnd) {
   EXPECT_EQ(http_get(s.url("/get_patch/1.0.0/1.0.1/nobody")).status, 404);
   EXPECT_EQ(http_get(s.url("/get_signature/1.0.1/1.0.0")).status, 404);
   EXPECT_EQ(http_get(s.url("/get_patch/..%2F..%2Fkeys/1.0.1/esp32_01")).status, 400);
-  EXPECT_EQ(http_get(s.url("/check_update/?device_id=esp32_01&version=..%2Fx")).status, 400);
+  // The version a device reports is informational, never a path: a hostile
+  // one gets "nothing to do" and is stored as text.
+  EXPECT_EQ(nlohmann::json::parse(http_get(s.url("/check_update/?device_id=esp32_01&version=..%2Fx")).body),
+            nlohmann::json({{"update_available", false}}));
   EXPECT_EQ(http_post_form(s.url("/instruct_update/"), token,
                            {{"device_id", "ghost"}, {"old_version", "1.0.0"}, {"new_version", "1.0.1"}}).status,
             404);
@@ -673,14 +678,18 @@ TEST_F(ServerApp, OtactlCoversFirmwareDevicesUpdatesAndStatus) {
   std::mt19937 rng(17);
   test::write_file(dir_ / "fw.bin", test::synthetic_esp32_app("2.1.0", "lamp", test::synthetic_image(rng, 40000)));
 
-  CommandResult up = otactl(dir_, g + "firmware upload 2.1.0 '" + (dir_ / "fw.bin").string() + "'");
+  CommandResult up = otactl(dir_, g + "firmware upload 2.1.0 '" + (dir_ / "fw.bin").string() + "' --product lamp");
   ASSERT_EQ(up.exit_code, 0) << up.err;
-  CommandResult list = otactl(dir_, g + "firmware list");
+  CommandResult list = otactl(dir_, g + "firmware list --product lamp");
   EXPECT_EQ(list.exit_code, 0);
   EXPECT_NE(list.out.find("VERSION"), std::string::npos) << list.out;
   EXPECT_NE(list.out.find("2.1.0"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("ESP32"), std::string::npos) << "the chip by name: " << list.out;
   CommandResult json_list = otactl(dir_, g + "--json firmware list");
   EXPECT_EQ(nlohmann::json::parse(json_list.out)["firmware"][0]["product"], "lamp");
+  CommandResult products = otactl(dir_, g + "product list");
+  EXPECT_NE(products.out.find("lamp     ESP32  1         0"), std::string::npos) << products.out;
+  EXPECT_EQ(otactl(dir_, g + "firmware list --product nope").exit_code, 1);
 
   fs::path bundle = dir_ / "bundle-lamp-01";
   CommandResult add = otactl(dir_, g + "device add lamp-01 --product lamp --out '" + bundle.string() + "'");
@@ -694,7 +703,9 @@ TEST_F(ServerApp, OtactlCoversFirmwareDevicesUpdatesAndStatus) {
   EXPECT_EQ(slurp(bundle / "server_pub.pem"), slurp(data_ / "keys" / "signing_pub.pem"));
   EXPECT_EQ(add.out.find("device_key"), std::string::npos) << "secrets stay in the bundle, not on stdout";
 
-  EXPECT_NE(otactl(dir_, g + "device list").out.find("lamp-01"), std::string::npos);
+  CommandResult devices = otactl(dir_, g + "device list");
+  EXPECT_NE(devices.out.find("lamp-01"), std::string::npos);
+  EXPECT_NE(devices.out.find("unknown image"), std::string::npos) << "never seen: " << devices.out;
   EXPECT_NE(otactl(dir_, g + "device show lamp-01").out.find("lamp"), std::string::npos);
   CommandResult assign = otactl(dir_, g + "update assign lamp-01 2.1.0");
   EXPECT_EQ(assign.exit_code, 0) << assign.err;
@@ -711,6 +722,18 @@ TEST_F(ServerApp, OtactlCoversFirmwareDevicesUpdatesAndStatus) {
   EXPECT_NE(denied.err.find("401 unauthorized"), std::string::npos) << denied.err;
   EXPECT_EQ(otactl(dir_, g + "firmware frobnicate").exit_code, 2);
   EXPECT_EQ(otactl(dir_, g + "update assign lamp-01").exit_code, 2);
+  EXPECT_EQ(otactl(dir_, g + "firmware upload 1 f --colour blue").exit_code, 2);
+  // A device of the default product cannot be given the lamp's firmware.
+  CommandResult other = otactl(dir_, g + "device add plain-01 --out '" + (dir_ / "b2").string() + "'");
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+  EXPECT_NE(slurp(dir_ / "b2" / "device.json").find("\"product\": \"default\""), std::string::npos)
+      << slurp(dir_ / "b2" / "device.json");
+  CommandResult refused = otactl(dir_, g + "update assign plain-01 2.1.0");
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("404 firmware_not_found: no firmware version 2.1.0 in product default (only in "
+                             "product lamp"),
+            std::string::npos)
+      << refused.err;
   EXPECT_EQ(s.stop(), 0);
   CommandResult down = otactl(dir_, g + "status");
   EXPECT_EQ(down.exit_code, 1);
@@ -729,8 +752,10 @@ TEST_F(ServerApp, VersionedCheckInDeltaAndFullImage) {
   auto code = test::synthetic_image(rng, 300000);
   auto v100 = test::synthetic_esp32_app("1.0.0", "demo", code);
   auto v101 = test::synthetic_esp32_app("1.0.1", "demo", test::mutate_image(rng, code, 40));
-  ASSERT_EQ(http_post_raw(s.url("/api/v1/firmware"), admin, "application/octet-stream", as_string(v100)).status, 201);
-  ASSERT_EQ(http_post_raw(s.url("/api/v1/firmware"), admin, "application/octet-stream", as_string(v101)).status, 201);
+  ASSERT_EQ(http_post_raw(s.url("/api/v1/firmware?product=demo"), admin, "application/octet-stream",
+                          as_string(v100)).status, 201);
+  ASSERT_EQ(http_post_raw(s.url("/api/v1/firmware?product=demo"), admin, "application/octet-stream",
+                          as_string(v101)).status, 201);
   auto reg = nlohmann::json::parse(http_post_raw(s.url("/api/v1/devices"), admin, "application/json",
                                                  R"({"device_id":"lamp-7","product":"demo"})").body);
   const std::string device_auth = "Bearer " + reg["device_token"].get<std::string>();
@@ -747,13 +772,14 @@ TEST_F(ServerApp, VersionedCheckInDeltaAndFullImage) {
   const std::string nonce_hex = "000102030405060708090a0b0c0d0e0f";
   HttpResult none = check_in(v100, nonce_hex, device_auth);
   ASSERT_EQ(none.status, 200) << none.body;
-  EXPECT_EQ(nlohmann::json::parse(none.body), nlohmann::json({{"update", false}}));
+  EXPECT_EQ(nlohmann::json::parse(none.body),
+            nlohmann::json({{"update", false}, {"image_known", true}, {"running_version", "1.0.0"}}));
   EXPECT_EQ(check_in(v100, nonce_hex, "Bearer wrong").status, 401);
   EXPECT_EQ(check_in(v100, nonce_hex, admin).status, 401) << "the admin token is not a device token";
   EXPECT_EQ(check_in(v100, "xyz", device_auth).status, 400);
   // The patch made ahead of time (the check-in would make it on demand).
   HttpResult ahead = http_post_raw(s.url("/api/v1/patches"), admin, "application/json",
-                                   R"({"old_version":"1.0.0","new_version":"1.0.1"})");
+                                   R"({"product":"demo","old_version":"1.0.0","new_version":"1.0.1"})");
   ASSERT_EQ(ahead.status, 200) << ahead.body;
   EXPECT_LE(nlohmann::json::parse(ahead.body)["device_ram"].get<int>(), 32 * 1024);
   EXPECT_EQ(nlohmann::json::parse(http_get(s.url("/api/v1/patches"), admin).body)["patches"].size(), 1u);
@@ -853,7 +879,8 @@ TEST_F(ServerApp, VersionedCheckInDeltaAndFullImage) {
     EXPECT_TRUE(flash == v101) << "the device did not end up with 1.0.1";
   }
   // Once the device runs the target, there is nothing to do.
-  EXPECT_EQ(nlohmann::json::parse(check_in(v101, nonce_hex, device_auth).body), nlohmann::json({{"update", false}}));
+  EXPECT_EQ(nlohmann::json::parse(check_in(v101, nonce_hex, device_auth).body),
+            nlohmann::json({{"update", false}, {"image_known", true}, {"running_version", "1.0.1"}}));
 
   // Status reports become history; "confirmed" completes the assignment and
   // raises the device's security counter.
@@ -872,7 +899,7 @@ TEST_F(ServerApp, VersionedCheckInDeltaAndFullImage) {
   EXPECT_EQ(history[3]["state"], "confirmed");
   auto shown = nlohmann::json::parse(http_get(s.url("/api/v1/devices/lamp-7"), admin).body);
   EXPECT_EQ(shown["security_counter"], 2);
-  EXPECT_EQ(nlohmann::json::parse(check_in(v100, nonce_hex, device_auth).body), nlohmann::json({{"update", false}}))
+  EXPECT_EQ(nlohmann::json::parse(check_in(v100, nonce_hex, device_auth).body)["update"], false)
       << "the confirmed assignment is complete";
   // A group: every device of the product.
   http_post_raw(s.url("/api/v1/devices"), admin, "application/json", R"({"device_id":"lamp-8","product":"demo"})");
@@ -881,7 +908,7 @@ TEST_F(ServerApp, VersionedCheckInDeltaAndFullImage) {
   EXPECT_EQ(group.status, 201) << group.body;
   EXPECT_EQ(nlohmann::json::parse(group.body)["devices"], 2);
   EXPECT_EQ(http_post_raw(s.url("/api/v1/updates"), admin, "application/json",
-                          R"({"product":"other","version":"1.0.1"})").status, 409);
+                          R"({"product":"other","version":"1.0.1"})").status, 404) << "no such product";
   EXPECT_EQ(s.stop(), 0);
 }
 

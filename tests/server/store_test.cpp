@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <limits>
 #include <set>
@@ -39,30 +40,36 @@ constexpr int64_t kT0 = 1'700'000'000;
 
 std::string show(const FirmwareRecord& f) {
   std::ostringstream s;
-  s << f.version << '|' << f.product << '|' << f.chip_id << '|' << f.size << '|' << f.sha256_hex
+  s << f.product << '|' << f.version << '|' << f.chip_id << '|' << f.size << '|' << f.sha256_hex
     << '|' << f.app_version << '|' << f.security_counter << '|' << f.created_at;
   return s.str();
 }
 std::string show(const PatchRecord& p) {
   std::ostringstream s;
-  s << p.old_version << '|' << p.new_version << '|' << p.size << '|' << p.sha256_hex << '|'
+  s << p.product << '|' << p.old_version << '|' << p.new_version << '|' << p.size << '|' << p.sha256_hex << '|'
     << int(p.codec) << '|' << p.device_ram << '|' << p.created_at;
   return s.str();
 }
 std::string show(const DeviceRecord& d) {
   std::ostringstream s;
-  s << d.device_id << '|' << d.product << '|' << d.sealed_key_hex << '|' << d.token_hash_hex << '|'
+  s << d.device_id << '|' << d.product << '|' << (d.chip_id ? std::to_string(*d.chip_id) : "chip?")
+    << '|' << d.sealed_key_hex << '|' << d.token_hash_hex << '|'
     << d.enabled << '|' << d.created_at << '|'
     << (d.last_seen ? std::to_string(*d.last_seen) : "never") << '|' << d.running_version << '|'
     << d.running_sha256_hex << '|' << d.security_counter;
   return s.str();
 }
 std::string show(const UpdateAssignment& a) {
-  return a.device_id + '|' + a.old_version + '|' + a.new_version + '|' +
+  return a.device_id + '|' + a.product + '|' + a.old_version + '|' + a.new_version + '|' +
          std::to_string(a.created_at);
 }
 std::string show(const CheckInView& v) {
   return show(v.device) + " -> " + (v.assignment ? show(*v.assignment) : "(none)");
+}
+std::string show(const ProductSummary& p) {
+  std::string s = p.name + " fw=" + std::to_string(p.firmware) + " dev=" + std::to_string(p.devices) + " chips=";
+  for (uint16_t c : p.chips) s += std::to_string(c) + ",";
+  return s;
 }
 std::string show(const StatusEvent& e) {
   return e.device_id + '|' + std::to_string(e.at) + '|' + e.state + '|' + e.detail;
@@ -108,6 +115,7 @@ FirmwareRecord fw(const std::string& version, int64_t at = kT0) {
 
 PatchRecord patch_of(const std::string& from, const std::string& to, int64_t at = kT0) {
   PatchRecord p;
+  p.product = "wled";
   p.old_version = from;
   p.new_version = to;
   p.size = 45'000;
@@ -200,7 +208,12 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
   }
 
   bool sqlite() const { return GetParam() == "sqlite"; }
-  std::unique_ptr<Store> open() { return Store::open(url_); }
+  // The store, with the product the helpers' records name.
+  std::unique_ptr<Store> open() {
+    auto store = Store::open(url_);
+    store->ensure_product("wled", kT0);
+    return store;
+  }
   // A session of our own, configured as the store's are.
   std::unique_ptr<soci::session> raw() { return sd::connect(sd::parse_url(url_)); }
   long long raw_count(const std::string& table) {
@@ -246,7 +259,7 @@ TEST_P(StoreTest, MigratesOnFirstOpenOnlyAndDataPersists) {
     auto store = open();
     EXPECT_EQ(g_points.load(), 0) << "an up-to-date database gets no migration";
     EXPECT_EQ(store->schema_version(), sd::latest_schema_version());
-    EXPECT_EQ(show(store->firmware("1.0")), show(fw("1.0")));
+    EXPECT_EQ(show(store->firmware("wled", "1.0")), show(fw("1.0")));
     EXPECT_EQ(show(store->device("dev-1")), show(dev("dev-1")));
   }
   EXPECT_EQ(raw_count("schema_migrations"), rows);
@@ -274,6 +287,89 @@ TEST_P(StoreTest, AFailedMigrationAppliesNothing) {
   EXPECT_TRUE(store->insert_firmware(fw("1.0")));
 }
 
+// A version-1 database written by the last v1 code (tests/server/fixtures:
+// a SQLite file, and a PostgreSQL dump loaded into this test's schema)
+// opens with today's code: migrated in place, every row there.
+TEST_P(StoreTest, MigratesAVersion1DatabaseWithNothingLost) {
+  const fs::path fixtures = test::source_dir() / "tests" / "server" / "fixtures";
+  if (sqlite()) {
+    fs::create_directories(db_path_.parent_path());
+    fs::copy_file(fixtures / "store_v1.db", db_path_);
+  } else {
+    std::ifstream in(fixtures / "store_v1.postgresql.sql");
+    ASSERT_TRUE(in) << fixtures;
+    std::string text((std::istreambuf_iterator<char>(in)), {}), statement;
+    auto sql = raw();
+    for (size_t at = 0, end; (end = text.find(";\n", at)) != std::string::npos; at = end + 2) {
+      statement = text.substr(at, end - at);
+      while (statement.rfind("--", statement.find_first_not_of("\n")) == statement.find_first_not_of("\n"))
+        statement = statement.substr(statement.find('\n', statement.find_first_not_of("\n")) + 1);
+      *sql << statement;
+    }
+  }
+  EXPECT_EQ(raw_count("schema_migrations"), 2) << "the sentinel and version 1";
+  {
+    // A failure half way (the old tables dropped, the new ones made) leaves
+    // version 1 as it was.
+    ScopedHook hook(throw_at, "migrate:2:14");
+    EXPECT_EQ(message_of([&] { Store::open(url_); }), "not a StoreError: injected fault at migrate:2:14");
+  }
+  EXPECT_EQ(raw_count("schema_migrations"), 2);
+  EXPECT_EQ(raw_count("firmware"), 4);
+  EXPECT_THROW(raw_count("products"), soci::soci_error);
+  auto store = Store::open(url_);
+  EXPECT_EQ(store->schema_version(), sd::latest_schema_version());
+
+  EXPECT_EQ(show(store->list_products()),
+            "wled fw=2 dev=2 chips=0,\n"
+            "arduino-lib-builder fw=2 dev=0 chips=5,\n"
+            "default fw=0 dev=1 chips=\n");
+
+  auto h64 = [](char c) { return std::string(64, c); };
+  std::vector<FirmwareRecord> fws = store->list_firmware();
+  ASSERT_EQ(fws.size(), 4u);
+  EXPECT_EQ(show(fws[0]), "wled|1.0.0|0|1270480|" + h64('a') + "|0.14.0-b3|1|1764000000");
+  EXPECT_EQ(show(fws[3]), "arduino-lib-builder|2.0.1|5|1045300|" + h64('d') +
+                              "|esp-idf: v4.4.5 ac5d805d0e|4|1764000300");
+  EXPECT_EQ(show(store->firmware("wled", "1.0.1")), "wled|1.0.1|0|1270512|" + h64('b') + "|0.14.0-b4|2|1764000100");
+  EXPECT_EQ(show(store->patch("wled", "1.0.0", "1.0.1")),
+            "wled|1.0.0|1.0.1|159544|" + h64('e') + "|1|32768|1764000400");
+  EXPECT_EQ(store->list_patches().size(), 2u);
+
+  // The device seen running a known image learnt its chip; the others not.
+  EXPECT_EQ(show(store->device("esp32_01")), "esp32_01|wled|0|" + std::string(120, '1') + "|" + h64('2') +
+                                                 "|1|1764000600|1764000900|1.0.0|" + h64('a') + "|1");
+  EXPECT_EQ(show(store->device("c3_kitchen")), "c3_kitchen|default|chip?|" + std::string(120, '3') + "|" +
+                                                   h64('4') + "|0|1764000700|1764001000|esp-idf: v4.4.5 "
+                                                   "ac5d805d0e|" + h64('9') + "|0");
+  EXPECT_EQ(show(store->device("never_seen")), "never_seen|wled|chip?|" + std::string(120, '5') + "|" +
+                                                   h64('6') + "|1|1764000800|never|||0");
+  EXPECT_EQ(store->list_devices().size(), 3u);
+
+  // Assignments keep their firmware's product, even one v1 let through for
+  // a device of another product.
+  EXPECT_EQ(show(store->assignment("esp32_01")), "esp32_01|wled||1.0.1|1764001100");
+  EXPECT_EQ(show(store->assignment("c3_kitchen")), "c3_kitchen|arduino-lib-builder|2.0.0|2.0.1|1764001200");
+  EXPECT_EQ(show(store->status_history("esp32_01")),
+            "esp32_01|1764001300|downloading|version=1.0.1\nesp32_01|1764001300|applying|version=1.0.1\n");
+  EXPECT_EQ(store->status_history("c3_kitchen").size(), 1u);
+  std::vector<AuditEvent> audit = store->audit_log(100);
+  ASSERT_EQ(audit.size(), 3u);
+  EXPECT_EQ(audit[2].detail, "device=c3_kitchen old=2.0.0 new=2.0.1");
+
+  // The counters go on where v1 left them: new rows list after the old.
+  FirmwareRecord f = fw("1.0.0", 1764009000);
+  f.product = kDefaultProduct;
+  ASSERT_TRUE(store->insert_firmware(f));
+  EXPECT_EQ(store->list_firmware().back().product, kDefaultProduct);
+  ASSERT_TRUE(store->insert_device(dev("new-one", 1764000600)));
+  EXPECT_EQ(store->list_devices()[1].device_id, "new-one") << "same time: after esp32_01 by seq";
+  store->add_status({"esp32_01", 1764001300, "rebooting", ""});
+  EXPECT_EQ(store->status_history("esp32_01").back().state, "rebooting");
+  EXPECT_TRUE(store->ensure_product("another", 1764009999));
+  EXPECT_EQ(store->list_products().back().name, "another");
+}
+
 TEST_P(StoreSqliteTest, SqliteConnectionSettings) {
   auto store = open();
   auto sql = raw();
@@ -286,8 +382,12 @@ TEST_P(StoreSqliteTest, SqliteConnectionSettings) {
   EXPECT_EQ(fk, 1);
   EXPECT_EQ(timeout, 5000);
   // Foreign keys are enforced by the database itself, not only by the store.
-  EXPECT_THROW((*sql << "INSERT INTO assignments (device_id, old_version, new_version,"
-                        " created_at) VALUES ('nobody', '', 'none', 0)"),
+  EXPECT_THROW((*sql << "INSERT INTO assignments (device_id, product, old_version, new_version,"
+                        " created_at) VALUES ('nobody', 'wled', '', 'none', 0)"),
+               soci::soci_error);
+  EXPECT_THROW((*sql << "INSERT INTO firmware (product, version, chip_id, size, sha256_hex,"
+                        " app_version, security_counter, created_at, seq)"
+                        " VALUES ('no such product', '1.0', 0, 0, '', '', 0, 0, 0)"),
                soci::soci_error);
   // A plain path names the same database.
   EXPECT_EQ(Store::open(db_path_.string())->schema_version(), sd::latest_schema_version());
@@ -306,34 +406,114 @@ TEST_P(StoreTest, FirmwareRoundTripsEveryField) {
   small.chip_id = 0;
   small.size = 0;
   small.security_counter = 0;
-  small.product = "";
   small.app_version = "";
   FirmwareRecord same_time = fw("1.1", kT0);
 
   ASSERT_TRUE(store->insert_firmware(big));
   ASSERT_TRUE(store->insert_firmware(small));
   ASSERT_TRUE(store->insert_firmware(same_time));
-  EXPECT_EQ(show(store->firmware(big.version)), show(big));
-  EXPECT_EQ(show(store->firmware(small.version)), show(small));
-  EXPECT_FALSE(store->firmware("9.9"));
+  EXPECT_EQ(show(store->firmware("wled", big.version)), show(big));
+  EXPECT_EQ(show(store->firmware("wled", small.version)), show(small));
+  EXPECT_FALSE(store->firmware("wled", "9.9"));
   // Oldest first; equal times keep insertion order.
   EXPECT_EQ(show(store->list_firmware()), show(std::vector{small, same_time, big}));
 
-  EXPECT_EQ(show(store->firmware_by_sha256(big.sha256_hex)), show(big));
-  EXPECT_FALSE(store->firmware_by_sha256(hex64("nothing")));
+  EXPECT_EQ(show(store->firmware_by_sha256("wled", big.sha256_hex)), show(big));
+  EXPECT_FALSE(store->firmware_by_sha256("wled", hex64("nothing")));
 
   // A duplicate version is refused and changes nothing.
   FirmwareRecord dup = fw(big.version, kT0 + 99);
-  dup.product = "other";
+  dup.sha256_hex = hex64("other bytes");
   EXPECT_FALSE(store->insert_firmware(dup));
-  EXPECT_EQ(show(store->firmware(big.version)), show(big));
+  EXPECT_EQ(show(store->firmware("wled", big.version)), show(big));
   EXPECT_EQ(store->list_firmware().size(), 3u);
+  EXPECT_EQ(store->max_security_counter("wled"), std::numeric_limits<uint32_t>::max());
+  EXPECT_EQ(store->max_security_counter("nothing here"), 0u);
+
+  // Firmware of a product nobody made is refused by the database.
+  FirmwareRecord orphan = fw("1.0");
+  orphan.product = "never-made";
+  EXPECT_EQ(message_of([&] { store->insert_firmware(orphan); }),
+            "store: insert_firmware: unknown product 'never-made'");
 
   // Sizes beyond int64 cannot be stored: refused before touching the database.
   FirmwareRecord huge = fw("huge");
   huge.size = std::numeric_limits<uint64_t>::max();
   EXPECT_EQ(message_of([&] { store->insert_firmware(huge); }),
             "store: firmware size is too large to store");
+}
+
+// The same version string in two products: two firmware, each found by its
+// own product; digests, counters, patches and deletes stay per product.
+TEST_P(StoreTest, ProductsKeepTheirOwnVersions) {
+  auto store = open();
+  EXPECT_TRUE(store->ensure_product("wled-c3", kT0 + 5));
+  EXPECT_FALSE(store->ensure_product("wled-c3", kT0 + 9)) << "made once";
+  EXPECT_EQ(store->product("wled-c3")->created_at, kT0 + 5);
+  EXPECT_FALSE(store->product("nope"));
+
+  FirmwareRecord esp32 = fw("0.14.0");
+  esp32.chip_id = 0;
+  esp32.security_counter = 4;
+  FirmwareRecord c3 = fw("0.14.0", kT0 + 1);
+  c3.product = "wled-c3";
+  c3.chip_id = 5;
+  c3.sha256_hex = hex64("c3 image");
+  c3.security_counter = 1;
+  ASSERT_TRUE(store->insert_firmware(esp32));
+  ASSERT_TRUE(store->insert_firmware(c3)) << "the same version in another product";
+  EXPECT_EQ(show(store->firmware("wled", "0.14.0")), show(esp32));
+  EXPECT_EQ(show(store->firmware("wled-c3", "0.14.0")), show(c3));
+  EXPECT_EQ(show(store->list_firmware("wled-c3")), show(std::vector{c3}));
+  EXPECT_EQ(store->list_firmware().size(), 2u);
+  EXPECT_FALSE(store->firmware_by_sha256("wled", c3.sha256_hex)) << "digests are looked up per product";
+  EXPECT_EQ(show(store->firmware_by_sha256("wled-c3", c3.sha256_hex)), show(c3));
+  EXPECT_EQ(store->max_security_counter("wled"), 4u);
+  EXPECT_EQ(store->max_security_counter("wled-c3"), 1u);
+
+  FirmwareRecord c3next = fw("0.14.1", kT0 + 2);
+  c3next.product = "wled-c3";
+  ASSERT_TRUE(store->insert_firmware(c3next));
+  PatchRecord p = patch_of("0.14.0", "0.14.1");
+  p.product = "wled-c3";
+  store->put_patch(p);
+  EXPECT_EQ(show(store->patch("wled-c3", "0.14.0", "0.14.1")), show(p));
+  EXPECT_FALSE(store->patch("wled", "0.14.0", "0.14.1"));
+  EXPECT_EQ(show(store->list_patches("wled-c3")), show(std::vector{p}));
+  EXPECT_TRUE(store->list_patches("wled").empty());
+  EXPECT_EQ(message_of([&] { store->put_patch(patch_of("0.14.0", "0.14.1")); }),
+            "store: put_patch: unknown firmware version '0.14.1' of product 'wled'")
+      << "a patch's versions are of its own product";
+
+  // Devices belong to a product that exists; an assignment names the
+  // device's own product.
+  DeviceRecord d = dev("c3-1");
+  d.product = "wled-c3";
+  d.chip_id = 5;
+  ASSERT_TRUE(store->insert_device(d));
+  EXPECT_EQ(show(store->device("c3-1")), show(d));
+  DeviceRecord stray = dev("stray");
+  stray.product = "typo";
+  EXPECT_EQ(message_of([&] { store->insert_device(stray); }),
+            "store: insert_device: unknown product 'typo'");
+  EXPECT_EQ(message_of([&] { store->assign_update({"c3-1", "wled", "", "0.14.0", kT0}); }),
+            "store: assign_update: device 'c3-1' is in product 'wled-c3', not 'wled'");
+  store->assign_update({"c3-1", "wled-c3", "", "0.14.1", kT0});
+  EXPECT_EQ(store->assignment("c3-1")->product, "wled-c3");
+  EXPECT_TRUE(store->set_device_chip("c3-1", 9));
+  EXPECT_EQ(store->device("c3-1")->chip_id, 9);
+  EXPECT_FALSE(store->set_device_chip("nobody", 9));
+
+  // Deleting one product's version leaves the other's.
+  EXPECT_TRUE(store->delete_firmware("wled", "0.14.0"));
+  EXPECT_FALSE(store->delete_firmware("wled-c3", "0.14.0")) << "its patch refers to it";
+  EXPECT_EQ(show(store->firmware("wled-c3", "0.14.0")), show(c3));
+
+  // Listed oldest first, with their chips and what they hold.
+  EXPECT_EQ(show(store->list_products()),
+            "wled fw=0 dev=0 chips=\n"
+            "wled-c3 fw=2 dev=1 chips=5,\n"
+            "default fw=0 dev=0 chips=\n");
 }
 
 TEST_P(StoreTest, PatchesRoundTripAndAreReplaced) {
@@ -346,22 +526,22 @@ TEST_P(StoreTest, PatchesRoundTripAndAreReplaced) {
   PatchRecord b = patch_of("1.1", "1.2", kT0 + 2);
   store->put_patch(b);
   store->put_patch(a);
-  EXPECT_EQ(show(store->patch("1.0", "1.1")), show(a));
-  EXPECT_EQ(show(store->patch("1.1", "1.2")), show(b));
-  EXPECT_FALSE(store->patch("1.1", "1.0"));
+  EXPECT_EQ(show(store->patch("wled", "1.0", "1.1")), show(a));
+  EXPECT_EQ(show(store->patch("wled", "1.1", "1.2")), show(b));
+  EXPECT_FALSE(store->patch("wled", "1.1", "1.0"));
   EXPECT_EQ(show(store->list_patches()), show(std::vector{a, b}));
 
   PatchRecord a2 = patch_of("1.0", "1.1", kT0 + 5);
   a2.codec = 2;
   a2.size = 7;
   store->put_patch(a2);
-  EXPECT_EQ(show(store->patch("1.0", "1.1")), show(a2));
+  EXPECT_EQ(show(store->patch("wled", "1.0", "1.1")), show(a2));
   EXPECT_EQ(store->list_patches().size(), 2u);
 
   EXPECT_EQ(message_of([&] { store->put_patch(patch_of("1.0", "7.7")); }),
-            "store: put_patch: unknown firmware version '7.7'");
+            "store: put_patch: unknown firmware version '7.7' of product 'wled'");
   EXPECT_EQ(message_of([&] { store->put_patch(patch_of("0.1", "1.0")); }),
-            "store: put_patch: unknown firmware version '0.1'");
+            "store: put_patch: unknown firmware version '0.1' of product 'wled'");
 }
 
 TEST_P(StoreTest, DevicesRoundTripEveryField) {
@@ -406,20 +586,20 @@ TEST_P(StoreTest, AssignmentsAreReplacedAndChecked) {
   ASSERT_TRUE(store->insert_device(dev("d2")));
   EXPECT_FALSE(store->assignment("d1"));
 
-  UpdateAssignment first{"d1", "1.0", "1.1", kT0};
+  UpdateAssignment first{"d1", "wled", "1.0", "1.1", kT0};
   store->assign_update(first);
   EXPECT_EQ(show(store->assignment("d1")), show(first));
-  UpdateAssignment second{"d1", "", "1.2", kT0 + 1};  // replaces; no old version named
+  UpdateAssignment second{"d1", "wled", "", "1.2", kT0 + 1};  // replaces; no old version named
   store->assign_update(second);
   EXPECT_EQ(show(store->assignment("d1")), show(second));
-  UpdateAssignment unknown_old{"d2", "0.9-factory", "1.2", kT0};  // old need not be stored
+  UpdateAssignment unknown_old{"d2", "wled", "0.9-factory", "1.2", kT0};  // old need not be stored
   store->assign_update(unknown_old);
   EXPECT_EQ(show(store->assignment("d2")), show(unknown_old));
 
-  EXPECT_EQ(message_of([&] { store->assign_update({"ghost", "", "1.1", kT0}); }),
+  EXPECT_EQ(message_of([&] { store->assign_update({"ghost", "wled", "", "1.1", kT0}); }),
             "store: assign_update: unknown device 'ghost'");
-  EXPECT_EQ(message_of([&] { store->assign_update({"d1", "", "8.8", kT0}); }),
-            "store: assign_update: unknown firmware version '8.8'");
+  EXPECT_EQ(message_of([&] { store->assign_update({"d1", "wled", "", "8.8", kT0}); }),
+            "store: assign_update: unknown firmware version '8.8' of product 'wled'");
   EXPECT_EQ(show(store->assignment("d1")), show(second)) << "a refused assignment changes nothing";
 
   EXPECT_TRUE(store->clear_assignment("d1"));
@@ -440,11 +620,11 @@ TEST_P(StoreTest, CheckInViewIsTheDeviceAndItsAssignment) {
   EXPECT_FALSE(store->check_in_view("ghost"));
   EXPECT_EQ(show(store->check_in_view("d1")), show(CheckInView{a, std::nullopt}));
 
-  UpdateAssignment first{"d1", "1.0", "1.1", kT0 + 1};
+  UpdateAssignment first{"d1", "wled", "1.0", "1.1", kT0 + 1};
   store->assign_update(first);
   EXPECT_EQ(show(store->check_in_view("d1")), show(CheckInView{a, first}));
   EXPECT_EQ(show(store->check_in_view("d2")), show(CheckInView{b, std::nullopt}));
-  UpdateAssignment unnamed{"d2", "", "1.1", kT0 + 2};  // empty old version is not "none"
+  UpdateAssignment unnamed{"d2", "wled", "", "1.1", kT0 + 2};  // empty old version is not "none"
   store->assign_update(unnamed);
   EXPECT_EQ(show(store->check_in_view("d2")), show(CheckInView{b, unnamed}));
 
@@ -468,22 +648,22 @@ TEST_P(StoreTest, DeleteFirmwareIsRefusedWhileReferenced) {
   ASSERT_TRUE(store->insert_device(dev("d1")));
   ASSERT_TRUE(store->insert_device(dev("d2")));
   store->put_patch(patch_of("1.0", "1.1"));
-  store->assign_update({"d1", "1.2", "1.3", kT0});
+  store->assign_update({"d1", "wled", "1.2", "1.3", kT0});
 
-  EXPECT_FALSE(store->delete_firmware("1.0")) << "a patch's old version";
-  EXPECT_FALSE(store->delete_firmware("1.1")) << "a patch's new version";
-  EXPECT_FALSE(store->delete_firmware("1.2")) << "an assignment's old version";
-  EXPECT_FALSE(store->delete_firmware("1.3")) << "an assignment's new version";
+  EXPECT_FALSE(store->delete_firmware("wled", "1.0")) << "a patch's old version";
+  EXPECT_FALSE(store->delete_firmware("wled", "1.1")) << "a patch's new version";
+  EXPECT_FALSE(store->delete_firmware("wled", "1.2")) << "an assignment's old version";
+  EXPECT_FALSE(store->delete_firmware("wled", "1.3")) << "an assignment's new version";
   EXPECT_EQ(store->list_firmware().size(), 5u);
 
-  EXPECT_TRUE(store->delete_firmware("1.4"));
-  EXPECT_FALSE(store->firmware("1.4"));
-  EXPECT_FALSE(store->delete_firmware("1.4")) << "already gone";
-  EXPECT_FALSE(store->delete_firmware("nope"));
+  EXPECT_TRUE(store->delete_firmware("wled", "1.4"));
+  EXPECT_FALSE(store->firmware("wled", "1.4"));
+  EXPECT_FALSE(store->delete_firmware("wled", "1.4")) << "already gone";
+  EXPECT_FALSE(store->delete_firmware("wled", "nope"));
 
   ASSERT_TRUE(store->clear_assignment("d1"));
-  EXPECT_TRUE(store->delete_firmware("1.2"));
-  EXPECT_TRUE(store->delete_firmware("1.3"));
+  EXPECT_TRUE(store->delete_firmware("wled", "1.2"));
+  EXPECT_TRUE(store->delete_firmware("wled", "1.3"));
   EXPECT_EQ(store->list_firmware().size(), 2u);
 }
 
@@ -552,13 +732,17 @@ TEST_P(StoreTest, HostileStringsAreStoredVerbatim) {
   for (const std::string& s : nasty) {
     SCOPED_TRACE(s);
     const std::string id = s + "#" + std::to_string(n++);
+    // The hostile string as a product name too (the store does not
+    // validate names; the services do).
+    store->ensure_product(s, kT0);
+    EXPECT_EQ(store->product(s)->name, s);
     FirmwareRecord f = fw(id);
     f.product = s;
     f.sha256_hex = s;
     f.app_version = s;
     ASSERT_TRUE(store->insert_firmware(f));
-    EXPECT_EQ(show(store->firmware(id)), show(f));
-    EXPECT_EQ(show(store->firmware_by_sha256(s)), show(f));
+    EXPECT_EQ(show(store->firmware(s, id)), show(f));
+    EXPECT_EQ(show(store->firmware_by_sha256(s, s)), show(f));
 
     DeviceRecord d = dev(id);
     d.product = d.sealed_key_hex = d.token_hash_hex = d.running_version = d.running_sha256_hex = s;
@@ -571,11 +755,12 @@ TEST_P(StoreTest, HostileStringsAreStoredVerbatim) {
     EXPECT_EQ(show(store->device(id)), show(d));
 
     PatchRecord p = patch_of(id, id);
+    p.product = s;
     p.sha256_hex = s;
     store->put_patch(p);
-    EXPECT_EQ(show(store->patch(id, id)), show(p));
+    EXPECT_EQ(show(store->patch(s, id, id)), show(p));
 
-    UpdateAssignment a{id, s, id, kT0};
+    UpdateAssignment a{id, s, s, id, kT0};
     store->assign_update(a);
     EXPECT_EQ(show(store->assignment(id)), show(a));
 
@@ -636,7 +821,7 @@ TEST_P(StoreTest, ConcurrentMixedWritesAndReads) {
                                 "downloading", tag});
               break;
             default:
-              if (!store.firmware("v" + std::to_string(t) + "-" + std::to_string(i - 4)))
+              if (!store.firmware("wled", "v" + std::to_string(t) + "-" + std::to_string(i - 4)))
                 throw StoreError("unreadable " + tag);
               store.list_devices();
               store.audit_log(5);
@@ -683,13 +868,16 @@ TEST_P(StoreTest, ConcurrentReadsOnPreparedStatementsGetTheirOwnRows) {
   auto store = open();
   constexpr int kThreads = 8, kOps = 150;
   for (int t = 0; t < kThreads; ++t) {
-    const std::string v = "1." + std::to_string(t);
-    ASSERT_TRUE(store->insert_firmware(fw(v, kT0 + t)));
+    const std::string v = "1." + std::to_string(t), product = "product-" + std::to_string(t);
+    store->ensure_product(product, kT0);
+    FirmwareRecord f = fw(v, kT0 + t);
+    f.product = product;
+    ASSERT_TRUE(store->insert_firmware(f));
     DeviceRecord d = dev("d" + std::to_string(t), kT0 + t);
-    d.product = "product-" + std::to_string(t);
+    d.product = product;
     d.security_counter = 100 + t;
     ASSERT_TRUE(store->insert_device(d));
-    if (t % 2 == 0) store->assign_update({d.device_id, "1.0", v, kT0 + t});
+    if (t % 2 == 0) store->assign_update({d.device_id, product, "1.0", v, kT0 + t});
   }
   std::vector<std::string> errors(kThreads);
   std::vector<std::thread> threads;
@@ -711,7 +899,7 @@ TEST_P(StoreTest, ConcurrentReadsOnPreparedStatementsGetTheirOwnRows) {
           auto view = store->check_in_view(id);
           if (!view || view->device.device_id != id || show(view->assignment) != show(a))
             fail("check_in_view() " + (view ? show(*view) : "(none)"));
-          auto f = store->firmware(v);
+          auto f = store->firmware("product-" + std::to_string(t), v);
           if (!f || f->version != v || f->created_at != kT0 + t) fail("firmware() " + show(f));
           if (store->device("ghost-" + id) || store->check_in_view("ghost-" + id))
             fail("a missing device was found");
@@ -746,11 +934,11 @@ TEST_P(StoreTest, PreparedStatementsSeeOtherWritersAndHoldNoSnapshot) {
   ASSERT_TRUE(first->insert_firmware(fw("1.0")));
   ASSERT_TRUE(first->insert_firmware(fw("1.1")));
   ASSERT_TRUE(first->insert_device(dev("d1")));
-  first->assign_update({"d1", "1.0", "1.1", kT0});
+  first->assign_update({"d1", "wled", "1.0", "1.1", kT0});
   ASSERT_TRUE(first->device("d1"));
   ASSERT_TRUE(first->assignment("d1"));
   ASSERT_TRUE(first->check_in_view("d1"));
-  ASSERT_TRUE(first->firmware("1.0"));
+  ASSERT_TRUE(first->firmware("wled", "1.0"));
 
   ASSERT_TRUE(second->touch_device("d1", kT0 + 5, "1.1", hex64("image 1.1")));
   ASSERT_TRUE(second->clear_assignment("d1"));
@@ -761,11 +949,11 @@ TEST_P(StoreTest, PreparedStatementsSeeOtherWritersAndHoldNoSnapshot) {
   EXPECT_TRUE(first->touch_device("d1", kT0 + 6, "1.0", hex64("image 1.0")));
   EXPECT_TRUE(first->insert_firmware(fw("1.2")));
   EXPECT_EQ(second->device("d1")->running_version, "1.0");
-  EXPECT_TRUE(second->firmware("1.2"));
+  EXPECT_TRUE(second->firmware("wled", "1.2"));
 
   if (sqlite()) {
     // No reader left: a TRUNCATE checkpoint completes (busy = 0).
-    ASSERT_TRUE(first->firmware("1.2"));
+    ASSERT_TRUE(first->firmware("wled", "1.2"));
     ASSERT_TRUE(first->check_in_view("d1"));
     int busy = -1, log = -1, done = -1;
     *raw() << "PRAGMA wal_checkpoint(TRUNCATE)", soci::into(busy), soci::into(log),
@@ -791,7 +979,7 @@ TEST_P(StoreTest, AFailedCallDropsPreparedStatementsAndTheStoreRecovers) {
   auto view = store->check_in_view("d1");
   ASSERT_TRUE(view);
   EXPECT_FALSE(view->assignment);
-  store->assign_update({"d1", "", "1.0", kT0});
+  store->assign_update({"d1", "wled", "", "1.0", kT0});
   EXPECT_EQ(store->check_in_view("d1")->assignment->new_version, "1.0");
 }
 
@@ -809,7 +997,7 @@ TEST_P(StorePostgresTest, ReconnectsAfterTheServerDropsItsConnections) {
           store->device("d1");
           store->check_in_view("d1");
           store->assignment("d1");
-          store->firmware("1.0");
+          store->firmware("wled", "1.0");
           store->touch_device("d1", kT0 + i, "1.0", hex64("image 1.0"));
         }
       });
@@ -846,7 +1034,7 @@ TEST_P(StorePostgresTest, ReconnectsAfterTheServerDropsItsConnections) {
         for (int i = 0; i < 50; ++i) {
           try {
             if (!store->device("d1") || !store->check_in_view("d1") || store->assignment("d1") ||
-                !store->firmware("1.1") ||
+                !store->firmware("wled", "1.1") ||
                 !store->touch_device("d1", kT0 + 100 + i, "1." + std::to_string(t), ""))
               ++wrong;
           } catch (const StoreError&) {
@@ -908,13 +1096,13 @@ TEST_P(StoreTest, AThrowMidWriteLeavesNoHalfRow) {
   ASSERT_TRUE(store->insert_firmware(fw("1.0")));
   {
     ScopedHook hook(throw_at, "delete_firmware:checked");
-    EXPECT_ANY_THROW(store->delete_firmware("1.0"));
+    EXPECT_ANY_THROW(store->delete_firmware("wled", "1.0"));
   }
   EXPECT_EQ(store->status_history("d1").size(), 1u);
   EXPECT_EQ(store->audit_log(10).size(), 1u);
-  EXPECT_FALSE(store->firmware("2.0"));
+  EXPECT_FALSE(store->firmware("wled", "2.0"));
   EXPECT_FALSE(store->device("d2"));
-  EXPECT_TRUE(store->firmware("1.0"));
+  EXPECT_TRUE(store->firmware("wled", "1.0"));
 
   // The store is usable afterwards, and the order still holds.
   store->add_status({"d1", kT0, "applying", "after"});

@@ -34,8 +34,8 @@ if [[ ${#DB[@]} -gt 0 ]]; then
 fi
 
 "$BIN/ota-fwgen" "$WORK" --project fleet --size 65536 >/dev/null
-"$BIN/otactl" firmware upload 1.0.0 "$WORK/firmware_1.0.0.bin" >/dev/null
-"$BIN/otactl" firmware upload 1.0.1 "$WORK/firmware_1.0.1.bin" >/dev/null
+"$BIN/otactl" firmware upload 1.0.0 "$WORK/firmware_1.0.0.bin" --product fleet >/dev/null
+"$BIN/otactl" firmware upload 1.0.1 "$WORK/firmware_1.0.1.bin" --product fleet >/dev/null
 
 fleet() {
   "$BIN/ota-sim" --fleet 20 --server "$OTA_SERVER" --bundle "$WORK/bundles" --state "$WORK/devices" \

@@ -27,7 +27,7 @@ CORPUS=${OTA_CORPUS:-$ROOT/../shared/corpus}
 if [[ -f $CORPUS/wled-esp32/0.14.0-b3.bin && -f $CORPUS/wled-esp32/0.14.0-b4.bin ]]; then
   OLD=$CORPUS/wled-esp32/0.14.0-b3.bin
   NEW=$CORPUS/wled-esp32/0.14.0-b4.bin
-  PRODUCT=esp32-arduino-lib-builder   # the project name inside WLED's images
+  PRODUCT=wled-esp32   # the admin's name for the product; the images call themselves esp32-arduino-lib-builder
   WHAT="WLED 0.14.0-b3 -> 0.14.0-b4 (real ESP32 firmware from the corpus)"
 else
   "$BIN/ota-fwgen" "$DEMO" --project ota-demo >/dev/null
@@ -60,9 +60,9 @@ ls "$DEMO/bundle" | sed 's/^/   /'
 
 # 3. Two firmware versions.
 say "3. Uploading $WHAT"
-"$BIN/otactl" firmware upload 1.0.0 "$OLD" >/dev/null
-"$BIN/otactl" firmware upload 1.0.1 "$NEW" >/dev/null
-"$BIN/otactl" firmware list | sed 's/^/   /'
+"$BIN/otactl" firmware upload 1.0.0 "$OLD" --product "$PRODUCT" >/dev/null
+"$BIN/otactl" firmware upload 1.0.1 "$NEW" --product "$PRODUCT" >/dev/null
+"$BIN/otactl" firmware list --product "$PRODUCT" | sed 's/^/   /'
 
 # 4. Assign the newer one.
 say "4. Assigning 1.0.1 to demo-1"

@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace ota::fwgen {
 
@@ -80,7 +81,14 @@ void put_le(std::vector<uint8_t>& d, size_t at, uint32_t v, int bytes) {
 }  // namespace
 
 std::vector<uint8_t> synthetic_esp32_app(const std::string& version, const std::string& project,
-                                         const std::vector<uint8_t>& code) {
+                                         const std::vector<uint8_t>& code, uint16_t chip_id) {
+  // Where each segment loads: DROM, IROM (both flash-mapped), IRAM.
+  struct Map {
+    uint32_t drom, irom, iram;
+  };
+  if (chip_id != 0 && chip_id != 5) throw std::invalid_argument("synthetic_esp32_app: chip 0 or 5");
+  const Map map = chip_id == 5 ? Map{0x3C000000u, 0x42000000u, 0x40380000u}
+                               : Map{0x3F400000u, 0x400D0000u, 0x40080000u};
   // esp_app_desc_t: magic, secure_version, reserved, version[32],
   // project_name[32], time[16], date[16], idf_ver[32], app_elf_sha256[32].
   std::vector<uint8_t> drom(256, 0);
@@ -100,9 +108,9 @@ std::vector<uint8_t> synthetic_esp32_app(const std::string& version, const std::
   img[1] = 3;
   img[2] = 0x02;
   img[3] = 0x20;
-  put_le(img, 4, 0x40080010u, 4);  // entry inside IRAM
+  put_le(img, 4, map.iram + 0x10, 4);  // entry inside IRAM
   img[8] = 0xEE;
-  put_le(img, 12, 0, 2);            // chip id: ESP32
+  put_le(img, 12, chip_id, 2);      // chip id
   put_le(img, 17, 0xFFFF, 2);       // no maximum chip revision
   img[23] = 1;                      // SHA-256 appended
   auto segment = [&](uint32_t addr, const std::vector<uint8_t>& data) {
@@ -112,11 +120,11 @@ std::vector<uint8_t> synthetic_esp32_app(const std::string& version, const std::
     put_le(img, h + 4, static_cast<uint32_t>(data.size()), 4);
     img.insert(img.end(), data.begin(), data.end());
   };
-  segment(0x3F400020u, drom);
+  segment(map.drom + 0x20, drom);
   // A flash-mapped segment's load address matches its file offset modulo 64 KiB.
   uint32_t irom_file_offset = static_cast<uint32_t>(img.size()) + 8;
-  segment(0x400D0000u + irom_file_offset, irom);
-  segment(0x40080000u, iram);
+  segment(map.irom + irom_file_offset, irom);
+  segment(map.iram, iram);
   uint8_t sum = 0xEF;
   for (uint8_t b : drom) sum ^= b;
   for (uint8_t b : irom) sum ^= b;

@@ -22,9 +22,10 @@ std::vector<uint8_t> mutate_image(std::mt19937& rng, const std::vector<uint8_t>&
 
 // A valid ESP32 application image (header, a DROM segment starting with
 // the app descriptor, an IROM segment holding `code`, an IRAM segment;
-// checksum and appended SHA-256).
+// checksum and appended SHA-256), for chip 0 (ESP32) or 5 (ESP32-C3), with
+// load addresses in that chip's memory map.
 std::vector<uint8_t> synthetic_esp32_app(const std::string& version, const std::string& project,
-                                         const std::vector<uint8_t>& code);
+                                         const std::vector<uint8_t>& code, uint16_t chip_id = 0);
 
 }  // namespace ota::fwgen
 

@@ -62,7 +62,10 @@ const char kUsage[] =
     "                        write their bundles; --product P, --ca CA.pem for them\n"
     "  --quiet               no state lines, only the summary\n"
     "  --progress            a progress bar even when stdout is not a terminal\n"
-    "  --summary FILE        also write the JSON summary to FILE\n";
+    "  --summary FILE        also write the JSON summary to FILE\n"
+    "outcomes (the summary's last line): updated, up_to_date, rolled_back, failed, refused (the server\n"
+    "  answered 4xx; error has the status and code), server_error (5xx), offline (no answer),\n"
+    "  bricked, boot_loop, error\n";
 
 std::atomic<bool> g_stop{false};
 void on_signal(int) { g_stop.store(true); }
@@ -254,7 +257,8 @@ int run_fleet(const Options& o) {
                       {"peak_rss_kb", peak_rss_kb()}, {"errors", errors}};
   std::printf("%s\n", j.dump().c_str());
   bool bad = outcomes.count("error") || outcomes.count("bricked") || outcomes.count("boot_loop") ||
-             outcomes.count("failed") || outcomes.count("offline");
+             outcomes.count("failed") || outcomes.count("offline") ||
+             outcomes.count("refused") || outcomes.count("server_error");
   return bad ? 1 : 0;
 }
 

@@ -266,6 +266,11 @@ struct SimDevice::Impl {
       std::string sha = agent ? hex(agent_running_sha256(agent.get()), 32) : "";
       bool rolled = std::find(sum.reported.begin(), sum.reported.end(), "rolled_back") != sum.reported.end();
       if (last == kAgentFailed) sum.outcome = "failed";
+      // A poll that must be tried again: the server said no (its HTTP
+      // error and code are in the error), or it was not reached.
+      else if (last == kAgentRetry && agent && agent->http_status >= 400 && agent->http_status < 500)
+        sum.outcome = "refused";
+      else if (last == kAgentRetry && agent && agent->http_status >= 500) sum.outcome = "server_error";
       else if (last == kAgentRetry) sum.outcome = "offline";
       else if (sha != initial_sha) sum.outcome = "updated";
       else if (rolled) sum.outcome = "rolled_back";

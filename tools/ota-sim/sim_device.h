@@ -76,7 +76,10 @@ struct SimSummary {
   std::string device_id;
   std::string version;         // the version label the device runs now
   std::string image_sha256;    // of the image it boots
-  std::string outcome;         // updated, up_to_date, rolled_back, failed, offline, bricked, boot_loop, error
+  // updated, up_to_date, rolled_back, failed, refused (the server answered
+  // with an HTTP 4xx: `error` has its status and code), server_error (5xx),
+  // offline (no answer), bricked, boot_loop, error
+  std::string outcome;
   std::string error;           // the last failure's detail
   uint64_t bytes_downloaded = 0;  // update-stream bytes received, over every boot
   uint64_t resumes = 0;           // ranged requests continuing a download

@@ -1,13 +1,17 @@
 // otactl: the admin command line over ota-server's API.
 //
 //   otactl [--server URL] [--token T] [--cacert CA.pem] [--json] COMMAND ...
-//     firmware upload VERSION FILE
-//     firmware list
-//     device add ID --out DIR [--product P] [--ca CA.pem]
+//     product list
+//     firmware upload VERSION FILE [--product P]
+//     firmware list [--product P]
+//     device add ID --out DIR [--product P] [--chip C] [--ca CA.pem]
 //     device list
 //     device show ID
 //     update assign DEVICE_ID VERSION
 //     status
+//
+// A product not named is the server's default product, for firmware and
+// devices alike: a device only ever gets its own product's firmware.
 //
 // --server / OTA_SERVER (default http://127.0.0.1:8000), --token /
 // OTA_ADMIN_TOKEN, --cacert / OTA_CACERT (the CA of an https server with a
@@ -18,7 +22,10 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -165,11 +172,59 @@ void print_object(const json& o) {
 }
 
 const std::vector<std::pair<std::string, std::string>> kFirmwareColumns = {
-    {"version", "VERSION"}, {"product", "PRODUCT"}, {"chip_id", "CHIP"}, {"size", "SIZE"},
+    {"product", "PRODUCT"}, {"version", "VERSION"}, {"chip", "CHIP"}, {"size", "SIZE"},
     {"security_counter", "COUNTER"}, {"sha256", "SHA-256"}};
 const std::vector<std::pair<std::string, std::string>> kDeviceColumns = {
-    {"device_id", "DEVICE"}, {"product", "PRODUCT"}, {"enabled", "ENABLED"},
-    {"running_version", "RUNNING"}, {"last_seen", "LAST SEEN"}};
+    {"device_id", "DEVICE"}, {"product", "PRODUCT"}, {"chip", "CHIP"}, {"enabled", "ENABLED"},
+    {"running", "RUNNING"}, {"last_seen", "LAST SEEN"}};
+const std::vector<std::pair<std::string, std::string>> kProductColumns = {
+    {"name", "PRODUCT"}, {"chips", "CHIPS"}, {"firmware", "FIRMWARE"}, {"devices", "DEVICES"}};
+
+// A device as the tables show it: the chip by name, and what it runs: the
+// server's version when it knows the image, else "unknown" with the
+// device's own label.
+json device_row(json d) {
+  d["chip"] = d["chip"].is_object() ? d["chip"]["name"] : json("?");
+  if (d.value("image_known", false)) d["running"] = d["running_version"];
+  else d["running"] = "unknown image (reports \"" + d.value("reported_version", std::string()) + "\")";
+  return d;
+}
+
+json product_row(json p) {
+  std::string chips;
+  for (const json& c : p["chips"]) chips += (chips.empty() ? "" : ",") + c["name"].get<std::string>();
+  p["chips"] = chips.empty() ? "-" : chips;
+  return p;
+}
+
+// The flags of a subcommand: the words in `positional`, the `--name value`
+// pairs in `values` (only the names in `allowed`).
+struct Flags {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> values;
+};
+Flags parse_flags(const std::vector<std::string>& a, size_t from, const std::vector<std::string>& allowed,
+                  const std::string& usage) {
+  Flags f;
+  for (size_t i = from; i < a.size(); ++i) {
+    if (a[i].rfind("--", 0) == 0) {
+      if (std::find(allowed.begin(), allowed.end(), a[i]) == allowed.end() || i + 1 >= a.size())
+        throw UsageError("usage: otactl " + usage);
+      f.values[a[i]] = a[i + 1];
+      ++i;
+    } else {
+      f.positional.push_back(a[i]);
+    }
+  }
+  return f;
+}
+
+std::string escaped(const std::string& s) {
+  char* e = curl_easy_escape(nullptr, s.c_str(), static_cast<int>(s.size()));
+  std::string out(e);
+  curl_free(e);
+  return out;
+}
 
 int run(const Options& o) {
   const auto& a = o.args;
@@ -181,7 +236,7 @@ int run(const Options& o) {
     if (o.json) std::puts(j.dump(2).c_str());
     else human();
   };
-  if (a.empty()) throw UsageError("missing command (firmware, device, update, status)");
+  if (a.empty()) throw UsageError("missing command (product, firmware, device, update, status)");
   const std::string& group = a[0];
   if (group == "status") {
     need(1, "status");
@@ -191,33 +246,40 @@ int run(const Options& o) {
   }
   if (a.size() < 2) throw UsageError("missing subcommand of " + group);
   const std::string& cmd = a[1];
+  if (group == "product" && cmd == "list") {
+    need(2, "product list");
+    json j = client.ok(client.request("GET", "/api/v1/products"));
+    json rows = json::array();
+    for (const json& p : j["products"]) rows.push_back(product_row(p));
+    emit(j, [&] { print_table(rows, kProductColumns); });
+    return 0;
+  }
   if (group == "firmware" && cmd == "upload") {
-    need(4, "firmware upload VERSION FILE");
-    std::string body = read_file(a[3]);
-    char* escaped = curl_easy_escape(nullptr, a[2].c_str(), static_cast<int>(a[2].size()));
-    std::string path = std::string("/api/v1/firmware?version=") + escaped;
-    curl_free(escaped);
+    const std::string usage = "firmware upload VERSION FILE [--product P]";
+    Flags f = parse_flags(a, 2, {"--product"}, usage);
+    if (f.positional.size() != 2) throw UsageError("usage: otactl " + usage);
+    std::string body = read_file(f.positional[1]);
+    std::string path = "/api/v1/firmware?version=" + escaped(f.positional[0]);
+    if (f.values.count("--product")) path += "&product=" + escaped(f.values["--product"]);
     json j = client.ok(client.request("POST", path, body, "application/octet-stream", true));
     emit(j, [&] { print_object(j); });
     return 0;
   }
   if (group == "firmware" && cmd == "list") {
-    need(2, "firmware list");
-    json j = client.ok(client.request("GET", "/api/v1/firmware"));
+    const std::string usage = "firmware list [--product P]";
+    Flags f = parse_flags(a, 2, {"--product"}, usage);
+    if (!f.positional.empty()) throw UsageError("usage: otactl " + usage);
+    std::string path = "/api/v1/firmware";
+    if (f.values.count("--product")) path += "?product=" + escaped(f.values["--product"]);
+    json j = client.ok(client.request("GET", path));
     emit(j, [&] { print_table(j["firmware"], kFirmwareColumns); });
     return 0;
   }
   if (group == "device" && cmd == "add") {
-    std::string id, out, product = "default", ca_file;
-    const char* usage = "usage: otactl device add ID --out DIR [--product P] [--ca CA.pem]";
-    for (size_t i = 2; i < a.size(); ++i) {
-      if (a[i] == "--out" && i + 1 < a.size()) out = a[++i];
-      else if (a[i] == "--product" && i + 1 < a.size()) product = a[++i];
-      else if (a[i] == "--ca" && i + 1 < a.size()) ca_file = a[++i];
-      else if (id.empty() && a[i].rfind("--", 0) != 0) id = a[i];
-      else throw UsageError(usage);
-    }
-    if (id.empty() || out.empty()) throw UsageError(usage);
+    const std::string usage = "device add ID --out DIR [--product P] [--chip C] [--ca CA.pem]";
+    Flags f = parse_flags(a, 2, {"--out", "--product", "--chip", "--ca"}, usage);
+    if (f.positional.size() != 1 || !f.values.count("--out")) throw UsageError("usage: otactl " + usage);
+    const std::string id = f.positional[0], out = f.values["--out"], ca_file = f.values["--ca"];
     // The CA that signs the server's TLS certificate goes into the bundle
     // (ca.pem): devices verify the server against it and nothing else.
     std::optional<std::string> ca_pem;
@@ -229,8 +291,11 @@ int run(const Options& o) {
         throw UsageError("--ca " + ca_file + ": not a PEM certificate");
       ca_pem = text.str();
     }
-    json reg = client.ok(client.request("POST", "/api/v1/devices",
-                                        json{{"device_id", id}, {"product", product}}.dump(), "application/json"));
+    json body = {{"device_id", id}};
+    if (f.values.count("--product")) body["product"] = f.values["--product"];
+    if (f.values.count("--chip")) body["chip"] = f.values["--chip"];
+    json reg = client.ok(client.request("POST", "/api/v1/devices", body.dump(), "application/json"));
+    const std::string product = reg["product"].get<std::string>();  // the server's default when none was named
     std::string key_hex = reg["device_key"].get<std::string>();
     std::vector<uint8_t> key(key_hex.size() / 2);
     for (size_t i = 0; i < key.size(); ++i)
@@ -248,13 +313,15 @@ int run(const Options& o) {
   if (group == "device" && cmd == "list") {
     need(2, "device list");
     json j = client.ok(client.request("GET", "/api/v1/devices"));
-    emit(j, [&] { print_table(j["devices"], kDeviceColumns); });
+    json rows = json::array();
+    for (const json& d : j["devices"]) rows.push_back(device_row(d));
+    emit(j, [&] { print_table(rows, kDeviceColumns); });
     return 0;
   }
   if (group == "device" && cmd == "show") {
     need(3, "device show ID");
-    json j = client.ok(client.request("GET", "/api/v1/devices/" + a[2]));
-    emit(j, [&] { print_object(j); });
+    json j = client.ok(client.request("GET", "/api/v1/devices/" + escaped(a[2])));
+    emit(j, [&] { print_object(device_row(j)); });
     return 0;
   }
   if (group == "update" && cmd == "assign") {
@@ -284,7 +351,7 @@ int main(int argc, char** argv) {
         o.json = true;
       } else if (s == "-h" || s == "--help") {
         throw UsageError("usage: otactl [--server URL] [--token T] [--cacert CA.pem] [--json] "
-                         "firmware upload|list, device add|list|show, update assign, status");
+                         "product list, firmware upload|list, device add|list|show, update assign, status");
       } else {
         o.args.push_back(s);
       }

@@ -154,7 +154,7 @@ struct Agent {
   Sha256State sha;               // image and legacy-payload digests
   // One HTTP exchange.
   uint8_t http_mode;             // where the body goes (agent.cpp)
-  int http_status;
+  int http_status;               // the last exchange's HTTP status; 0: no answer came
   int64_t http_length;           // Content-Length of the response, -1 unknown
   uint32_t resp_len;             // response bytes kept (small bodies)
   uint32_t skip;                 // body bytes to drop (a server that ignored Range)

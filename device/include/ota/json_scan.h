@@ -42,6 +42,11 @@ Status json_get_bool(const char* json, size_t len, const char* key, bool* out);
 // exponent) that fits in 64 bits.
 Status json_get_u64(const char* json, size_t len, const char* key, uint64_t* out);
 
+// An object member: *out points at its '{' inside `json` and *out_len
+// spans it to its '}', so that the getters above read its members, e.g.
+// the code of the server's {"error":{"code":"...","message":"..."}}.
+Status json_get_object(const char* json, size_t len, const char* key, const char** out, size_t* out_len);
+
 }  // namespace ota
 
 #endif  // OTA_JSON_SCAN_H

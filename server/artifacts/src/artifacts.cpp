@@ -58,6 +58,7 @@ std::string random_suffix() {
 
 bool valid_version(std::string_view v) { return valid_name(v, 32, true); }
 bool valid_device_id(std::string_view id) { return valid_name(id, 64, false); }
+bool valid_product(std::string_view p) { return valid_name(p, 32, false); }
 
 ArtifactStore::ArtifactStore(fs::path root) : root_(std::move(root)) {
   for (const char* sub : {"firmware", "patches", "signatures", "releases"}) {
@@ -74,54 +75,75 @@ ArtifactStore::ArtifactStore(fs::path root) : root_(std::move(root)) {
   }
 }
 
-fs::path ArtifactStore::firmware_path(std::string_view version) const {
-  return root_ / "firmware" / ("firmware_" + checked_version(version) + ".bin");
+fs::path ArtifactStore::product_dir(std::string_view product) const {
+  if (!valid_product(product)) throw std::invalid_argument("invalid product name");
+  if (product == kOriginalLayoutProduct) return root_;
+  return root_ / "products" / std::string(product);
 }
 
-fs::path ArtifactStore::patch_path(std::string_view old_version, std::string_view new_version) const {
-  return root_ / "patches" /
+fs::path ArtifactStore::firmware_path(std::string_view product, std::string_view version) const {
+  return product_dir(product) / "firmware" / ("firmware_" + checked_version(version) + ".bin");
+}
+
+fs::path ArtifactStore::patch_path(std::string_view product, std::string_view old_version,
+                                   std::string_view new_version) const {
+  return product_dir(product) / "patches" /
          ("patch_" + checked_version(old_version) + "_to_" + checked_version(new_version) + ".bsdiff");
 }
 
-fs::path ArtifactStore::encrypted_patch_path(std::string_view old_version,
+fs::path ArtifactStore::encrypted_patch_path(std::string_view product, std::string_view old_version,
                                              std::string_view new_version,
                                              std::string_view device_id) const {
   if (!valid_device_id(device_id)) throw std::invalid_argument("invalid device id");
-  return root_ / "patches" / std::string(device_id) /
+  return product_dir(product) / "patches" / std::string(device_id) /
          ("patch_" + checked_version(old_version) + "_to_" + checked_version(new_version) +
           ".bsdiff.enc");
 }
 
-fs::path ArtifactStore::signature_path(std::string_view old_version,
+fs::path ArtifactStore::signature_path(std::string_view product, std::string_view old_version,
                                        std::string_view new_version) const {
-  return root_ / "signatures" /
+  return product_dir(product) / "signatures" /
          ("patch_" + checked_version(old_version) + "_to_" + checked_version(new_version) + ".sig");
 }
 
 namespace {
 constexpr std::string_view kFirmwareAwareSuffix = "~fa";
-}
+constexpr char kProductSeparator = '~';
 
-std::string ArtifactStore::release_name(std::string_view old_version, std::string_view new_version,
-                                        bool firmware_aware) {
-  if (old_version.empty()) {
-    if (firmware_aware) throw std::invalid_argument("a full image has no firmware-aware form");
-    return "full_" + checked_version(new_version);
-  }
-  return checked_version(old_version) + "_to_" + checked_version(new_version) +
-         std::string(firmware_aware ? kFirmwareAwareSuffix : "");
-}
-
-bool ArtifactStore::valid_release_name(std::string_view name) {
-  if (name.size() > kFirmwareAwareSuffix.size() &&
-      name.substr(name.size() - kFirmwareAwareSuffix.size()) == kFirmwareAwareSuffix)
-    name.remove_suffix(kFirmwareAwareSuffix.size());  // then only a delta's name
-  else if (name.substr(0, 5) == "full_")
-    return valid_version(name.substr(5));
+// A release name without its product: "{old}_to_{new}" or "full_{new}".
+bool valid_release_tail(std::string_view name) {
+  if (name.substr(0, 5) == "full_") return valid_version(name.substr(5));
   // Versions never contain "_to_" ... but may contain '_': try every split.
   for (size_t at = name.find("_to_"); at != std::string_view::npos; at = name.find("_to_", at + 1))
     if (valid_version(name.substr(0, at)) && valid_version(name.substr(at + 4))) return true;
   return false;
+}
+}  // namespace
+
+std::string ArtifactStore::release_name(std::string_view product, std::string_view old_version,
+                                        std::string_view new_version, bool firmware_aware) {
+  if (!valid_product(product)) throw std::invalid_argument("invalid product name");
+  std::string prefix =
+      product == kOriginalLayoutProduct ? std::string() : std::string(product) + kProductSeparator;
+  if (old_version.empty()) {
+    if (firmware_aware) throw std::invalid_argument("a full image has no firmware-aware form");
+    return prefix + "full_" + checked_version(new_version);
+  }
+  return prefix + checked_version(old_version) + "_to_" + checked_version(new_version) +
+         std::string(firmware_aware ? kFirmwareAwareSuffix : "");
+}
+
+bool ArtifactStore::valid_release_name(std::string_view name) {
+  bool fa = name.size() > kFirmwareAwareSuffix.size() &&
+            name.substr(name.size() - kFirmwareAwareSuffix.size()) == kFirmwareAwareSuffix;
+  if (fa) name.remove_suffix(kFirmwareAwareSuffix.size());
+  if (size_t sep = name.find(kProductSeparator); sep != std::string_view::npos) {
+    std::string_view product = name.substr(0, sep);
+    if (!valid_product(product) || product == kOriginalLayoutProduct) return false;
+    name.remove_prefix(sep + 1);
+  }
+  if (fa && name.substr(0, 5) == "full_") return false;  // a full image has no firmware-aware form
+  return valid_release_tail(name);
 }
 
 fs::path ArtifactStore::release_path(std::string_view name, std::string_view ext) const {

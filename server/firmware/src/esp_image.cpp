@@ -532,6 +532,20 @@ std::string esp_chip_name(uint16_t chip_id) {
   return format("unknown (%u)", static_cast<unsigned>(chip_id));
 }
 
+std::optional<uint16_t> esp_chip_from_name(std::string_view name) {
+  // Compared without case and without dashes.
+  auto squash = [](std::string_view s) {
+    std::string out;
+    for (char c : s)
+      if (c != '-') out += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    return out;
+  };
+  const std::string wanted = squash(name);
+  for (const ChipInfo& c : kChips)
+    if (!wanted.empty() && squash(c.name) == wanted) return c.id;
+  return std::nullopt;
+}
+
 EspImageResult inspect_esp_app_image(std::span<const uint8_t> image) {
   EspImageResult result = inspect_app(image);
   if (!result.ok() && result.error().code != EspImageErrorCode::kEmpty) {

@@ -2,8 +2,12 @@
 #include "ota/server/routes.h"
 
 #include <cstdio>
+#include <map>
+#include <set>
+#include <optional>
 
 #include "ota/delta/sha256.h"
+#include "ota/server/esp_image.h"
 #include "ota/server/form.h"
 #include "ota/server/service_error.h"
 
@@ -185,21 +189,89 @@ Reply reply_ranged(const Request& req, const Bytes& bytes) {
       .done();
 }
 
-nlohmann::json device_json(const DeviceRecord& d) {
+// Which firmware each (product, image digest) is: how a device's running
+// image is shown as known or not. One read of the firmware list per reply.
+class KnownImages {
+ public:
+  explicit KnownImages(Store& store) {
+    for (const FirmwareRecord& f : store.list_firmware()) {
+      by_digest_.emplace(f.product + "/" + f.sha256_hex, f.version);  // the oldest wins, as in the store
+      versions_.insert(f.product + "/" + f.version);
+    }
+  }
+  // By the digest the device reported. A device on the original endpoints
+  // reports no digest, only a version: that version, if its product has it.
+  std::optional<std::string> version(const DeviceRecord& d) const {
+    if (d.running_sha256_hex.empty()) {
+      if (versions_.count(d.product + "/" + d.running_version)) return d.running_version;
+      return std::nullopt;
+    }
+    auto it = by_digest_.find(d.product + "/" + d.running_sha256_hex);
+    if (it == by_digest_.end()) return std::nullopt;
+    return it->second;
+  }
+  bool known_by_digest(const DeviceRecord& d) const {
+    return by_digest_.count(d.product + "/" + d.running_sha256_hex) > 0;
+  }
+
+ private:
+  std::map<std::string, std::string> by_digest_;
+  std::set<std::string> versions_;
+};
+
+nlohmann::json chip_json(uint16_t chip_id) { return {{"id", chip_id}, {"name", esp_chip_name(chip_id)}}; }
+
+// image_known: the server has the image the device reported (by digest);
+// running_version: that firmware's version (for a device on the original
+// endpoints, which report no digest, the version it reported when its
+// product has it), else null; reported_version: the device's own label.
+nlohmann::json device_json(const DeviceRecord& d, const KnownImages& known) {
+  std::optional<std::string> running = known.version(d);
   nlohmann::json j = {{"device_id", d.device_id},
                       {"product", d.product},
                       {"enabled", d.enabled},
                       {"created_at", d.created_at},
-                      {"running_version", d.running_version},
+                      {"image_known", known.known_by_digest(d)},
+                      {"reported_version", d.running_version},
+                      {"running_sha256", d.running_sha256_hex},
                       {"security_counter", d.security_counter}};
+  j["running_version"] = running ? nlohmann::json(*running) : nlohmann::json(nullptr);
+  j["chip"] = d.chip_id ? chip_json(*d.chip_id) : nlohmann::json(nullptr);
   j["last_seen"] = d.last_seen ? nlohmann::json(*d.last_seen) : nlohmann::json(nullptr);
   return j;
 }
 
 nlohmann::json firmware_json(const FirmwareRecord& f) {
-  return {{"version", f.version},         {"product", f.product},   {"chip_id", f.chip_id},
-          {"size", f.size},               {"sha256", f.sha256_hex}, {"app_version", f.app_version},
-          {"security_counter", f.security_counter}, {"created_at", f.created_at}};
+  return {{"product", f.product},
+          {"version", f.version},
+          {"chip_id", f.chip_id},
+          {"chip", esp_chip_name(f.chip_id)},
+          {"size", f.size},
+          {"sha256", f.sha256_hex},
+          {"app_version", f.app_version},
+          {"security_counter", f.security_counter},
+          {"created_at", f.created_at}};
+}
+
+nlohmann::json patch_json(const PatchRecord& p) {
+  return {{"product", p.product},         {"old_version", p.old_version}, {"new_version", p.new_version},
+          {"size", p.size},               {"sha256", p.sha256_hex},       {"device_ram", p.device_ram},
+          {"created_at", p.created_at}};
+}
+
+// A string member of a JSON body, or nullopt; 400 bad_json when it is there
+// but not a string.
+std::optional<std::string> optional_string(const nlohmann::json& body, const char* key) {
+  if (!body.contains(key) || body[key].is_null()) return std::nullopt;
+  if (!body[key].is_string()) throw ServiceError(400, "bad_json", std::string(key) + " must be a string");
+  return body[key].get<std::string>();
+}
+
+// ?product=P of a request, or nullopt.
+std::optional<std::string> product_query(const Request& req) {
+  auto q = restinio::parse_query(req->header().query());
+  if (!q.has("product")) return std::nullopt;
+  return std::string(q["product"]);
 }
 
 }  // namespace
@@ -216,7 +288,7 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                  Form form = parse_form(req);
                  const FormField& version = require_field(form, "version");
                  const FormField& file = require_field(form, "file");
-                 auto up = ctx.firmware.upload(version.value, bytes_of(file.value), "admin");
+                 auto up = ctx.firmware.upload(kDefaultProduct, version.value, bytes_of(file.value), "admin");
                  return reply_json(req, restinio::status_ok(), {{"status", "ok"}, {"stored", up.stored}});
                }));
 
@@ -225,7 +297,7 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                  std::string old_v = require_field(form, "old_version").value;
                  std::string new_v = require_field(form, "new_version").value;
                  return reply_later(ctx, req, [&ctx, old_v, new_v] {
-                   PatchService::Made m = ctx.patches.make(old_v, new_v, "admin");
+                   PatchService::Made m = ctx.patches.make(kDefaultProduct, old_v, new_v, "admin");
                    return nlohmann::json{{"status", "ok"}, {"patch", m.patch}, {"signature", m.signature}};
                  });
                }));
@@ -255,25 +327,31 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
   r->http_get("/get_patch/:old/:new/:device_id", guarded([&ctx](const Request& req, auto params) {
                 std::string device = param(params, "device_id");
                 Bytes key = ctx.devices.device_key(device);
-                // Ranged like the versioned download: a client continuing a
-                // staged download gets only the bytes it lacks (the stream
-                // is stored, so every request sees the same bytes).
-                return reply_ranged(req, ctx.patches.encrypted_for_device(param(params, "old"),
+                // The device's own product's patch. Ranged like the versioned
+                // download: a client continuing a staged download gets only
+                // the bytes it lacks (the stream is stored, so every request
+                // sees the same bytes).
+                return reply_ranged(req, ctx.patches.encrypted_for_device(ctx.devices.get(device).product,
+                                                                          param(params, "old"),
                                                                           param(params, "new"), device, key));
               }));
   r->http_get("/get_signature/:old/:new", guarded([&ctx](const Request& req, auto params) {
-                return reply_bytes(req, ctx.patches.signature(param(params, "old"), param(params, "new")));
+                // The default product's, or ?product=P's.
+                return reply_bytes(req, ctx.patches.signature(product_or_default(product_query(req)),
+                                                              param(params, "old"), param(params, "new")));
               }));
 
   // --- /api/v1/devices
   r->http_post("/api/v1/devices", admin_only(ctx, [&ctx](const Request& req, auto) {
                  nlohmann::json body = nlohmann::json::parse(req->body(), nullptr, false);
                  if (body.is_discarded() || !body.is_object() || !body.contains("device_id") ||
-                     !body["device_id"].is_string() || !body.contains("product") || !body["product"].is_string())
-                   throw ServiceError(400, "bad_json", "expected {\"device_id\": \"...\", \"product\": \"...\"}");
+                     !body["device_id"].is_string())
+                   throw ServiceError(400, "bad_json",
+                                      "expected {\"device_id\": \"...\", \"product\"?: \"...\", \"chip\"?: \"...\"}");
                  DeviceService::Registered reg = ctx.devices.register_device(
-                     body["device_id"].get<std::string>(), body["product"].get<std::string>(), "admin");
-                 nlohmann::json j = device_json(reg.record);
+                     body["device_id"].get<std::string>(), product_or_default(optional_string(body, "product")),
+                     optional_string(body, "chip"), "admin");
+                 nlohmann::json j = device_json(reg.record, KnownImages(ctx.store));
                  // Secrets appear in this one response only (for the provisioning bundle).
                  j["device_key"] = delta::to_hex(reg.device_key);
                  j["device_token"] = reg.device_token;
@@ -282,20 +360,21 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                }));
   r->http_get("/api/v1/devices", admin_only(ctx, [&ctx](const Request& req, auto) {
                 nlohmann::json list = nlohmann::json::array();
-                for (const DeviceRecord& d : ctx.devices.list()) list.push_back(device_json(d));
+                KnownImages known(ctx.store);
+                for (const DeviceRecord& d : ctx.devices.list()) list.push_back(device_json(d, known));
                 return reply_json(req, restinio::status_ok(), {{"devices", list}});
               }));
   r->http_get("/api/v1/devices/:device_id", admin_only(ctx, [&ctx](const Request& req, auto params) {
-                return reply_json(req, restinio::status_ok(), device_json(ctx.devices.get(param(params, "device_id"))));
+                return reply_json(req, restinio::status_ok(), device_json(ctx.devices.get(param(params, "device_id")), KnownImages(ctx.store)));
               }));
 
   r->http_post("/api/v1/devices/:device_id/disable", admin_only(ctx, [&ctx](const Request& req, auto params) {
                  ctx.devices.set_enabled(param(params, "device_id"), false, "admin");
-                 return reply_json(req, restinio::status_ok(), device_json(ctx.devices.get(param(params, "device_id"))));
+                 return reply_json(req, restinio::status_ok(), device_json(ctx.devices.get(param(params, "device_id")), KnownImages(ctx.store)));
                }));
   r->http_post("/api/v1/devices/:device_id/enable", admin_only(ctx, [&ctx](const Request& req, auto params) {
                  ctx.devices.set_enabled(param(params, "device_id"), true, "admin");
-                 return reply_json(req, restinio::status_ok(), device_json(ctx.devices.get(param(params, "device_id"))));
+                 return reply_json(req, restinio::status_ok(), device_json(ctx.devices.get(param(params, "device_id")), KnownImages(ctx.store)));
                }));
 
   // --- /api/v1/audit: every admin action, newest last.
@@ -343,8 +422,12 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                  }
                  return reply_later(ctx, req, [&ctx, device, report] {
                    CheckInService::Answer a = ctx.checkin.check_in(device, report);
-                   if (!a.update) return nlohmann::json{{"update", false}};
+                   nlohmann::json running = a.image_known ? nlohmann::json(a.running_version) : nlohmann::json(nullptr);
+                   if (!a.update)
+                     return nlohmann::json{{"update", false}, {"image_known", a.image_known}, {"running_version", running}};
                    return nlohmann::json{{"update", true},
+                                         {"image_known", a.image_known},
+                                         {"running_version", running},
                                          {"manifest", delta::to_hex(a.manifest)},
                                          {"target_version", a.target_version},
                                          {"delta", a.delta},
@@ -381,7 +464,7 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
   r->http_post("/api/v1/updates", admin_only(ctx, [&ctx](const Request& req, auto) {
                  nlohmann::json body = nlohmann::json::parse(req->body(), nullptr, false);
                  if (!body.is_discarded() && body.is_object() && body.contains("product") && body["product"].is_string() &&
-                     body.contains("version") && body["version"].is_string()) {
+                     !body.contains("device_id") && body.contains("version") && body["version"].is_string()) {
                    size_t n = ctx.updates.assign_product(body["product"].get<std::string>(),
                                                          body["version"].get<std::string>(), "admin");
                    return reply_json(req, restinio::status_created(),
@@ -395,7 +478,10 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                  ctx.updates.assign(device, body["version"].get<std::string>(), "admin");
                  auto a = ctx.updates.assignment(device);
                  return reply_json(req, restinio::status_created(),
-                                   {{"device_id", a->device_id}, {"version", a->new_version}, {"created_at", a->created_at}});
+                                   {{"device_id", a->device_id},
+                                    {"product", a->product},
+                                    {"version", a->new_version},
+                                    {"created_at", a->created_at}});
                }));
 
   // --- /api/v1/patches: make ahead of time (off the I/O threads, once per
@@ -404,21 +490,20 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                  nlohmann::json body = nlohmann::json::parse(req->body(), nullptr, false);
                  if (body.is_discarded() || !body.is_object() || !body.contains("old_version") ||
                      !body["old_version"].is_string() || !body.contains("new_version") || !body["new_version"].is_string())
-                   throw ServiceError(400, "bad_json", "expected {\"old_version\", \"new_version\"}");
+                   throw ServiceError(400, "bad_json", "expected {\"product\"?, \"old_version\", \"new_version\"}");
+                 std::string product = product_or_default(optional_string(body, "product"));
                  std::string old_v = body["old_version"].get<std::string>(), new_v = body["new_version"].get<std::string>();
-                 return reply_later(ctx, req, [&ctx, old_v, new_v] {
-                   PatchService::Made m = ctx.patches.make(old_v, new_v, "admin");
-                   return nlohmann::json{{"old_version", old_v},       {"new_version", new_v},
-                                         {"size", m.record.size},      {"sha256", m.record.sha256_hex},
-                                         {"device_ram", m.record.device_ram}, {"patch", m.patch},
-                                         {"signature", m.signature}};
+                 return reply_later(ctx, req, [&ctx, product, old_v, new_v] {
+                   PatchService::Made m = ctx.patches.make(product, old_v, new_v, "admin");
+                   nlohmann::json j = patch_json(m.record);
+                   j["patch"] = m.patch;
+                   j["signature"] = m.signature;
+                   return j;
                  });
                }));
   r->http_get("/api/v1/patches", admin_only(ctx, [&ctx](const Request& req, auto) {
                 nlohmann::json list = nlohmann::json::array();
-                for (const PatchRecord& p : ctx.store.list_patches())
-                  list.push_back({{"old_version", p.old_version}, {"new_version", p.new_version}, {"size", p.size},
-                                  {"sha256", p.sha256_hex}, {"device_ram", p.device_ram}, {"created_at", p.created_at}});
+                for (const PatchRecord& p : ctx.patches.list(product_query(req))) list.push_back(patch_json(p));
                 return reply_json(req, restinio::status_ok(), {{"patches", list}});
               }));
 
@@ -432,6 +517,7 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                 }
                 return reply_json(req, restinio::status_ok(),
                                   {{"status", "ok"},
+                                   {"products", ctx.firmware.products().size()},
                                    {"firmware", ctx.firmware.list().size()},
                                    {"devices", devices.size()},
                                    {"devices_enabled", enabled},
@@ -439,39 +525,76 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                                    {"patches", ctx.store.list_patches().size()}});
               }));
 
-  // --- /api/v1/firmware
+  // --- /api/v1/products: each with its chips and what it holds.
+  r->http_get("/api/v1/products", admin_only(ctx, [&ctx](const Request& req, auto) {
+                nlohmann::json list = nlohmann::json::array();
+                for (const ProductSummary& p : ctx.firmware.products()) {
+                  nlohmann::json chips = nlohmann::json::array();
+                  for (uint16_t c : p.chips) chips.push_back(chip_json(c));
+                  list.push_back({{"name", p.name},
+                                  {"created_at", p.created_at},
+                                  {"chips", chips},
+                                  {"firmware", p.firmware},
+                                  {"devices", p.devices}});
+                }
+                return reply_json(req, restinio::status_ok(), {{"products", list}});
+              }));
+
+  // --- /api/v1/firmware (of the default product, or ?product=P)
   r->http_get("/api/v1/firmware", admin_only(ctx, [&ctx](const Request& req, auto) {
                 nlohmann::json list = nlohmann::json::array();
-                for (const FirmwareRecord& f : ctx.firmware.list()) list.push_back(firmware_json(f));
+                for (const FirmwareRecord& f : ctx.firmware.list(product_query(req))) list.push_back(firmware_json(f));
                 return reply_json(req, restinio::status_ok(), {{"firmware", list}});
               }));
-  // Multipart (field "file", optional "version") or a raw body with
-  // ?version= (optional: defaults to the image's own version).
+  // Multipart (field "file", optional "product" and "version") or a raw
+  // body with ?product= and ?version= (optional: the default product, the
+  // image's own version).
   r->http_post("/api/v1/firmware", admin_only(ctx, [&ctx](const Request& req, auto) {
                  const auto& h = req->header();
                  std::string type = h.has_field(http_field::content_type)
                                         ? std::string(h.get_field(http_field::content_type))
                                         : std::string();
-                 std::optional<std::string> version;
+                 std::optional<std::string> version, product;
                  FirmwareService::Uploaded up;
                  if (type.rfind("multipart/", 0) == 0) {
                    Form form = parse_form(req);
                    if (auto v = form.find("version"); v != form.end()) version = v->second.value;
-                   up = ctx.firmware.upload(version, bytes_of(require_field(form, "file").value), "admin");
+                   if (auto p = form.find("product"); p != form.end()) product = p->second.value;
+                   up = ctx.firmware.upload(product_or_default(product), version,
+                                            bytes_of(require_field(form, "file").value), "admin");
                  } else {
                    auto query = restinio::parse_query(h.query());
                    if (query.has("version")) version = std::string(query["version"]);
-                   up = ctx.firmware.upload(version, bytes_of(req->body()), "admin");
+                   if (query.has("product")) product = std::string(query["product"]);
+                   up = ctx.firmware.upload(product_or_default(product), version, bytes_of(req->body()), "admin");
                  }
                  return reply_json(req, up.created ? restinio::status_created() : restinio::status_ok(),
                                    firmware_json(up.record));
                }));
   r->http_get("/api/v1/firmware/:version", admin_only(ctx, [&ctx](const Request& req, auto params) {
                 return reply_json(req, restinio::status_ok(),
-                                  firmware_json(ctx.firmware.get(param(params, "version"))));
+                                  firmware_json(ctx.firmware.get(product_or_default(product_query(req)),
+                                                                 param(params, "version"))));
               }));
   r->http_delete("/api/v1/firmware/:version", admin_only(ctx, [&ctx](const Request& req, auto params) {
-                   ctx.firmware.remove(param(params, "version"), "admin");
+                   ctx.firmware.remove(product_or_default(product_query(req)), param(params, "version"), "admin");
+                   return reply_json(req, restinio::status_ok(), {{"status", "deleted"}});
+                 }));
+  // The same, with the product in the path.
+  r->http_get("/api/v1/products/:product/firmware", admin_only(ctx, [&ctx](const Request& req, auto params) {
+                nlohmann::json list = nlohmann::json::array();
+                for (const FirmwareRecord& f : ctx.firmware.list(param(params, "product")))
+                  list.push_back(firmware_json(f));
+                return reply_json(req, restinio::status_ok(), {{"firmware", list}});
+              }));
+  r->http_get("/api/v1/products/:product/firmware/:version",
+              admin_only(ctx, [&ctx](const Request& req, auto params) {
+                return reply_json(req, restinio::status_ok(),
+                                  firmware_json(ctx.firmware.get(param(params, "product"), param(params, "version"))));
+              }));
+  r->http_delete("/api/v1/products/:product/firmware/:version",
+                 admin_only(ctx, [&ctx](const Request& req, auto params) {
+                   ctx.firmware.remove(param(params, "product"), param(params, "version"), "admin");
                    return reply_json(req, restinio::status_ok(), {{"status", "deleted"}});
                  }));
 

@@ -22,13 +22,14 @@ struct CheckInService::Release {
 };
 
 CheckInService::CheckInService(Store& store, ArtifactStore& artifacts, FirmwareService& firmware,
-                               PatchService& patches, DeviceService& devices, const SigningKey& signer,
-                               const Bytes& master_key, Clock clock)
+                               PatchService& patches, DeviceService& devices, UpdateService& updates,
+                               const SigningKey& signer, const Bytes& master_key, Clock clock)
     : store_(store),
       artifacts_(artifacts),
       firmware_(firmware),
       patches_(patches),
       devices_(devices),
+      updates_(updates),
       signer_(signer),
       master_(master_key),
       clock_(clock ? std::move(clock) : Clock(now_seconds)) {}
@@ -52,7 +53,7 @@ CheckInService::Release CheckInService::release_for(const std::optional<Firmware
                                                     const FirmwareRecord& target, bool firmware_aware) {
   std::lock_guard lock(mutex_);
   Release r;
-  r.name = ArtifactStore::release_name(base ? base->version : "", target.version, firmware_aware);
+  r.name = ArtifactStore::release_name(target.product, base ? base->version : "", target.version, firmware_aware);
   auto meta_path = artifacts_.release_path(r.name, "json");
   if (auto meta = artifacts_.read(meta_path)) {
     auto j = nlohmann::json::parse(meta->begin(), meta->end());
@@ -77,10 +78,10 @@ CheckInService::Release CheckInService::release_for(const std::optional<Firmware
   Bytes payload;
   uint8_t transform = kTransformNone;
   if (base && firmware_aware) {
-    payload = patches_.make_firmware_aware(base->version, target.version);
+    payload = patches_.make_firmware_aware(target.product, base->version, target.version);
   } else if (base) {
-    patches_.make(base->version, target.version, "check-in");
-    auto patch = artifacts_.read(artifacts_.patch_path(base->version, target.version));
+    patches_.make(target.product, base->version, target.version, "check-in");
+    auto patch = artifacts_.read(artifacts_.patch_path(target.product, base->version, target.version));
     if (!patch) throw ServiceError(500, "storage_missing", "patch file missing");
     payload = std::move(*patch);
   }
@@ -94,7 +95,7 @@ CheckInService::Release CheckInService::release_for(const std::optional<Firmware
     transform = h.transform;
     r.firmware_aware = transform != kTransformNone;
   } else {
-    payload = firmware_.read_image(target.version);
+    payload = firmware_.read_image(target.product, target.version);
     r.payload_type = kPayloadFullImage;
   }
   r.payload_size = static_cast<uint32_t>(payload.size());
@@ -126,25 +127,47 @@ CheckInService::Release CheckInService::release_for(const std::optional<Firmware
 }
 
 CheckInService::Answer CheckInService::check_in(const std::string& device_id, const Report& report) {
-  if (!valid_version(report.version)) throw ServiceError(400, "invalid_version", "invalid version string");
   if (report.image_sha256_hex.size() != 64 ||
       report.image_sha256_hex.find_first_not_of("0123456789abcdef") != std::string::npos)
     throw ServiceError(400, "invalid_sha256", "image_sha256 must be 64 lowercase hex characters");
+  const std::string label = reported_version(report.version);
   auto view = store_.check_in_view(device_id);
   if (!view) throw ServiceError(404, "device_not_found", "no device " + device_id);
-  const DeviceRecord& device = view->device;
+  DeviceRecord& device = view->device;
   int64_t now = clock_();
-  if (device.running_version != report.version || device.running_sha256_hex != report.image_sha256_hex ||
+  if (device.running_version != label || device.running_sha256_hex != report.image_sha256_hex ||
       !device.last_seen || *device.last_seen + 60 <= now)
-    store_.touch_device(device_id, now, report.version, report.image_sha256_hex);
+    store_.touch_device(device_id, now, label, report.image_sha256_hex);
+  // The image it runs, if the server knows it: then its chip is known too.
+  std::optional<FirmwareRecord> running = store_.firmware_by_sha256(device.product, report.image_sha256_hex);
+  if (running && device.chip_id != running->chip_id) {
+    store_.set_device_chip(device_id, running->chip_id);
+    device.chip_id = running->chip_id;
+  }
+  Answer none;
+  none.image_known = running.has_value();
+  if (running) none.running_version = running->version;
   const auto& a = view->assignment;
-  if (!a) return {};
-  auto target = store_.firmware(a->new_version);
-  if (!target || target->sha256_hex == report.image_sha256_hex) return {};
-  if (target->product != device.product)
-    throw ServiceError(409, "product_mismatch", "firmware " + target->version + " is for product '" +
-                                                    target->product + "', the device is '" + device.product + "'");
-  auto base = store_.firmware_by_sha256(report.image_sha256_hex);
+  if (!a) return none;
+  auto target = store_.firmware(a->product, a->new_version);
+  if (!target) return none;
+  if (auto why = UpdateService::refusal(device, *target)) {
+    updates_.refuse(*a, *why);
+    return none;
+  }
+  if (target->sha256_hex == report.image_sha256_hex) return none;
+  Answer ans = offer(device_id, report, running, *target, now);
+  ans.image_known = none.image_known;
+  ans.running_version = none.running_version;
+  return ans;
+}
+
+CheckInService::Answer CheckInService::offer(const std::string& device_id, const Report& report,
+                                             const std::optional<FirmwareRecord>& running,
+                                             const FirmwareRecord& target_in, int64_t now) {
+  const FirmwareRecord* target = &target_in;
+  // A delta from the image it runs when that is of the same product and chip.
+  std::optional<FirmwareRecord> base = running;
   if (base && (base->product != target->product || base->chip_id != target->chip_id)) base.reset();
   // The firmware-aware form when the device has the RAM for it (built once
   // per pair, on the first such check-in); the plain one otherwise.

@@ -32,29 +32,38 @@ PatchService::PatchService(Store& store, ArtifactStore& artifacts, FirmwareServi
       signer_(signer),
       clock_(clock ? std::move(clock) : Clock(now_seconds)) {}
 
-PatchService::Made PatchService::describe(const PatchRecord& r) const {
-  return {r, "storage/patches/patch_" + r.old_version + "_to_" + r.new_version + ".bsdiff",
-          "storage/signatures/patch_" + r.old_version + "_to_" + r.new_version + ".sig"};
-}
-
-PatchService::Made PatchService::make(const std::string& old_version, const std::string& new_version,
-                                      const std::string& actor) {
+void PatchService::check_names(const std::string& product, const std::string& old_version,
+                               const std::string& new_version) const {
+  if (!valid_product(product)) throw ServiceError(400, "invalid_product", "invalid product name");
   if (!valid_version(old_version) || !valid_version(new_version))
     throw ServiceError(400, "invalid_version", "invalid version string");
+}
+
+PatchService::Made PatchService::describe(const PatchRecord& r) const {
+  auto rel = [&](const std::filesystem::path& p) {
+    return "storage/" + p.lexically_relative(artifacts_.root()).string();
+  };
+  return {r, rel(artifacts_.patch_path(r.product, r.old_version, r.new_version)),
+          rel(artifacts_.signature_path(r.product, r.old_version, r.new_version))};
+}
+
+PatchService::Made PatchService::make(const std::string& product, const std::string& old_version,
+                                      const std::string& new_version, const std::string& actor) {
+  check_names(product, old_version, new_version);
   if (old_version == new_version)
     throw ServiceError(400, "same_version", "old and new version are the same");
-  if (auto existing = store_.patch(old_version, new_version);
-      existing && std::filesystem::exists(artifacts_.patch_path(old_version, new_version)) &&
-      std::filesystem::exists(artifacts_.signature_path(old_version, new_version)))
+  if (auto existing = store_.patch(product, old_version, new_version);
+      existing && std::filesystem::exists(artifacts_.patch_path(product, old_version, new_version)) &&
+      std::filesystem::exists(artifacts_.signature_path(product, old_version, new_version)))
     return describe(*existing);
 
   // One build per pair: later callers wait for the first one's result.
   std::shared_future<Made> future;
   std::promise<Made> promise;
   bool owner = false;
+  const auto key = std::make_tuple(product, old_version, new_version);
   {
     std::lock_guard lock(mutex_);
-    auto key = std::make_pair(old_version, new_version);
     auto it = in_flight_.find(key);
     if (it != in_flight_.end()) {
       future = it->second;
@@ -66,26 +75,27 @@ PatchService::Made PatchService::make(const std::string& old_version, const std:
   }
   if (owner) {
     try {
-      promise.set_value(build(old_version, new_version, actor));
+      promise.set_value(build(product, old_version, new_version, actor));
     } catch (...) {
       promise.set_exception(std::current_exception());
     }
     std::lock_guard lock(mutex_);
-    in_flight_.erase({old_version, new_version});
+    in_flight_.erase(key);
   }
   return future.get();
 }
 
-PatchService::Made PatchService::build(const std::string& old_version, const std::string& new_version,
-                                       const std::string& actor) {
-  Bytes old_image = firmware_.read_image(old_version);
-  Bytes new_image = firmware_.read_image(new_version);
+PatchService::Made PatchService::build(const std::string& product, const std::string& old_version,
+                                       const std::string& new_version, const std::string& actor) {
+  Bytes old_image = firmware_.read_image(product, old_version);
+  Bytes new_image = firmware_.read_image(product, new_version);
   Bytes patch = delta::make_patch(old_image, new_image);
   PatchHeader header = verified(old_image, patch, new_image, "the patch");
   Bytes sig = signer_.sign_digest(sha256(patch));
-  artifacts_.write_atomic(artifacts_.patch_path(old_version, new_version), patch);
-  artifacts_.write_atomic(artifacts_.signature_path(old_version, new_version), sig);
+  artifacts_.write_atomic(artifacts_.patch_path(product, old_version, new_version), patch);
+  artifacts_.write_atomic(artifacts_.signature_path(product, old_version, new_version), sig);
   PatchRecord r;
+  r.product = product;
   r.old_version = old_version;
   r.new_version = new_version;
   r.size = patch.size();
@@ -95,14 +105,15 @@ PatchService::Made PatchService::build(const std::string& old_version, const std
   r.created_at = clock_();
   store_.put_patch(r);
   store_.add_audit({r.created_at, actor, "patch.make",
-                    "old=" + old_version + " new=" + new_version + " size=" + std::to_string(r.size)});
+                    "product=" + product + " old=" + old_version + " new=" + new_version +
+                        " size=" + std::to_string(r.size)});
   return describe(r);
 }
 
-Bytes PatchService::make_firmware_aware(const std::string& old_version,
+Bytes PatchService::make_firmware_aware(const std::string& product, const std::string& old_version,
                                         const std::string& new_version) {
-  Bytes old_image = firmware_.read_image(old_version);
-  Bytes new_image = firmware_.read_image(new_version);
+  Bytes old_image = firmware_.read_image(product, old_version);
+  Bytes new_image = firmware_.read_image(product, new_version);
   Bytes patch = delta::make_patch_auto(old_image, new_image);
   verified(old_image, patch, new_image, "the firmware-aware patch");
   return patch;
@@ -122,25 +133,25 @@ uint32_t PatchService::firmware_aware_min_ram() {
   return patch_decoder_ram(h);
 }
 
-Bytes PatchService::signature(const std::string& old_version, const std::string& new_version) {
-  if (!valid_version(old_version) || !valid_version(new_version))
-    throw ServiceError(400, "invalid_version", "invalid version string");
-  auto sig = artifacts_.read(artifacts_.signature_path(old_version, new_version));
-  if (!sig || !store_.patch(old_version, new_version))
+Bytes PatchService::signature(const std::string& product, const std::string& old_version,
+                              const std::string& new_version) {
+  check_names(product, old_version, new_version);
+  auto sig = artifacts_.read(artifacts_.signature_path(product, old_version, new_version));
+  if (!sig || !store_.patch(product, old_version, new_version))
     throw ServiceError(404, "patch_not_found",
                        "no patch " + old_version + " -> " + new_version + " (POST /make_patch/ first)");
   return *sig;
 }
 
-Bytes PatchService::encrypted_for_device(const std::string& old_version, const std::string& new_version,
-                                         const std::string& device_id, std::span<const uint8_t> device_key) {
-  if (!valid_version(old_version) || !valid_version(new_version))
-    throw ServiceError(400, "invalid_version", "invalid version string");
-  auto path = artifacts_.encrypted_patch_path(old_version, new_version, device_id);
+Bytes PatchService::encrypted_for_device(const std::string& product, const std::string& old_version,
+                                         const std::string& new_version, const std::string& device_id,
+                                         std::span<const uint8_t> device_key) {
+  check_names(product, old_version, new_version);
+  auto path = artifacts_.encrypted_patch_path(product, old_version, new_version, device_id);
   std::lock_guard lock(mutex_);  // one stream per device and pair, even under concurrent requests
   if (auto cached = artifacts_.read(path)) return *cached;
-  auto patch = artifacts_.read(artifacts_.patch_path(old_version, new_version));
-  if (!patch || !store_.patch(old_version, new_version))
+  auto patch = artifacts_.read(artifacts_.patch_path(product, old_version, new_version));
+  if (!patch || !store_.patch(product, old_version, new_version))
     throw ServiceError(404, "patch_not_found",
                        "no patch " + old_version + " -> " + new_version + " (POST /make_patch/ first)");
   std::array<uint8_t, 32> key{};
@@ -149,6 +160,11 @@ Bytes PatchService::encrypted_for_device(const std::string& old_version, const s
                                         make_nonce_prefix());
   artifacts_.write_atomic(path, stream.bytes);
   return stream.bytes;
+}
+
+std::vector<PatchRecord> PatchService::list(const std::optional<std::string>& product) {
+  if (product && !valid_product(*product)) throw ServiceError(400, "invalid_product", "invalid product name");
+  return store_.list_patches(product);
 }
 
 }  // namespace ota::server

@@ -21,7 +21,24 @@ namespace {
 struct Migration {
   int version;
   std::vector<const char*> statements;
+  // Runs after the statements, in the same transaction (for what plain SQL
+  // cannot say portably, such as the time of the migration).
+  void (*after)(soci::session&) = nullptr;
 };
+
+// Version 2: a product every database has, made at the time of migration.
+void create_default_product(soci::session& sql) {
+  long long now = static_cast<long long>(std::time(nullptr));
+  std::string name = kDefaultProduct;
+  long long n = 0;
+  sql << "SELECT COUNT(*) FROM products WHERE name = :n", soci::use(name, "n"), soci::into(n);
+  if (n > 0) return;
+  sql << "UPDATE counters SET value = value + 1 WHERE name = 'products'";
+  long long seq = 0;
+  sql << "SELECT value FROM counters WHERE name = 'products'", soci::into(seq);
+  sql << "INSERT INTO products (name, created_at, seq) VALUES (:n, :at, :seq)", soci::use(name, "n"),
+      soci::use(now, "at"), soci::use(seq, "seq");
+}
 
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> list = {
@@ -99,6 +116,136 @@ const std::vector<Migration>& migrations() {
            "  detail TEXT NOT NULL)",
            "CREATE INDEX audit_events_by_time ON audit_events (at, seq)",
        }},
+      // Version 2: products. Firmware is keyed by (product, version), so
+      // that two products may each have a version "1.0.0"; patches and
+      // assignments name their product; a device belongs to a product that
+      // exists and has a chip once known. The five tables are rebuilt
+      // (copied aside, dropped children first, made anew, filled, the
+      // copies dropped), the one way to change keys that SQLite and
+      // PostgreSQL share. Every row survives but one kind that v1
+      // let in and v2 cannot hold: a patch between firmware of two products
+      // (derived data: made again when asked for) is dropped. Firmware keeps
+      // the product v1 recorded for it (its image's project name); an
+      // assignment keeps its firmware's product even when that is not the
+      // device's (the check-in refuses it once, with a status event).
+      {2,
+       {
+           "CREATE TABLE firmware_v1 AS SELECT * FROM firmware",
+           "CREATE TABLE patches_v1 AS SELECT * FROM patches",
+           "CREATE TABLE devices_v1 AS SELECT * FROM devices",
+           "CREATE TABLE assignments_v1 AS SELECT * FROM assignments",
+           "CREATE TABLE status_events_v1 AS SELECT * FROM status_events",
+           "DROP TABLE status_events",
+           "DROP TABLE assignments",
+           "DROP TABLE patches",
+           "DROP TABLE devices",
+           "DROP TABLE firmware",
+
+           "CREATE TABLE products ("
+           "  name TEXT NOT NULL PRIMARY KEY,"
+           "  created_at BIGINT NOT NULL,"
+           "  seq BIGINT NOT NULL)",
+
+           "CREATE TABLE firmware ("
+           "  product TEXT NOT NULL REFERENCES products (name),"
+           "  version TEXT NOT NULL,"
+           "  chip_id INTEGER NOT NULL,"
+           "  size BIGINT NOT NULL,"
+           "  sha256_hex TEXT NOT NULL,"
+           "  app_version TEXT NOT NULL,"
+           "  security_counter BIGINT NOT NULL,"
+           "  created_at BIGINT NOT NULL,"
+           "  seq BIGINT NOT NULL,"
+           "  PRIMARY KEY (product, version))",
+           "CREATE INDEX firmware_by_sha256 ON firmware (product, sha256_hex)",
+
+           "CREATE TABLE patches ("
+           "  product TEXT NOT NULL,"
+           "  old_version TEXT NOT NULL,"
+           "  new_version TEXT NOT NULL,"
+           "  size BIGINT NOT NULL,"
+           "  sha256_hex TEXT NOT NULL,"
+           "  codec INTEGER NOT NULL,"
+           "  device_ram BIGINT NOT NULL,"
+           "  created_at BIGINT NOT NULL,"
+           "  PRIMARY KEY (product, old_version, new_version),"
+           "  FOREIGN KEY (product, old_version) REFERENCES firmware (product, version),"
+           "  FOREIGN KEY (product, new_version) REFERENCES firmware (product, version))",
+           "CREATE INDEX patches_by_new_version ON patches (product, new_version)",
+
+           "CREATE TABLE devices ("
+           "  device_id TEXT NOT NULL PRIMARY KEY,"
+           "  product TEXT NOT NULL REFERENCES products (name),"
+           "  chip_id INTEGER,"  // NULL: not known yet
+           "  sealed_key_hex TEXT NOT NULL,"
+           "  token_hash_hex TEXT NOT NULL,"
+           "  enabled INTEGER NOT NULL,"
+           "  created_at BIGINT NOT NULL,"
+           "  last_seen BIGINT,"  // NULL: never checked in
+           "  running_version TEXT NOT NULL,"
+           "  running_sha256_hex TEXT NOT NULL,"
+           "  security_counter BIGINT NOT NULL,"
+           "  seq BIGINT NOT NULL)",
+           "CREATE INDEX devices_by_product ON devices (product)",
+
+           // old_version is what the admin named ('' for none) and may name
+           // an image the registry never stored, so it is not a foreign key;
+           // delete_firmware checks it by hand.
+           "CREATE TABLE assignments ("
+           "  device_id TEXT NOT NULL PRIMARY KEY REFERENCES devices (device_id),"
+           "  product TEXT NOT NULL,"
+           "  old_version TEXT NOT NULL,"
+           "  new_version TEXT NOT NULL,"
+           "  created_at BIGINT NOT NULL,"
+           "  FOREIGN KEY (product, new_version) REFERENCES firmware (product, version))",
+           "CREATE INDEX assignments_by_new_version ON assignments (product, new_version)",
+           "CREATE INDEX assignments_by_old_version ON assignments (product, old_version)",
+
+           "CREATE TABLE status_events ("
+           "  seq BIGINT NOT NULL PRIMARY KEY,"
+           "  device_id TEXT NOT NULL REFERENCES devices (device_id),"
+           "  at BIGINT NOT NULL,"
+           "  state TEXT NOT NULL,"
+           "  detail TEXT NOT NULL)",
+           "CREATE INDEX status_events_by_device ON status_events (device_id, at, seq)",
+
+           // Products: every name v1 recorded, in the order first seen.
+           "INSERT INTO products (name, created_at, seq)"
+           " SELECT name, MIN(at), ROW_NUMBER() OVER (ORDER BY MIN(at), name) FROM ("
+           "  SELECT product AS name, created_at AS at FROM firmware_v1"
+           "  UNION ALL SELECT product, created_at FROM devices_v1) AS seen GROUP BY name",
+           "INSERT INTO counters (name, value) SELECT 'products', COUNT(*) FROM products",
+           "INSERT INTO firmware (product, version, chip_id, size, sha256_hex, app_version,"
+           "  security_counter, created_at, seq)"
+           " SELECT product, version, chip_id, size, sha256_hex, app_version, security_counter,"
+           "  created_at, seq FROM firmware_v1",
+           // A device's chip: that of the image it was last seen running, if known.
+           "INSERT INTO devices (device_id, product, chip_id, sealed_key_hex, token_hash_hex,"
+           "  enabled, created_at, last_seen, running_version, running_sha256_hex,"
+           "  security_counter, seq)"
+           " SELECT d.device_id, d.product,"
+           "  (SELECT f.chip_id FROM firmware_v1 f WHERE f.product = d.product"
+           "   AND f.sha256_hex = d.running_sha256_hex ORDER BY f.created_at, f.seq LIMIT 1),"
+           "  d.sealed_key_hex, d.token_hash_hex, d.enabled, d.created_at, d.last_seen,"
+           "  d.running_version, d.running_sha256_hex, d.security_counter, d.seq FROM devices_v1 d",
+           "INSERT INTO patches (product, old_version, new_version, size, sha256_hex, codec,"
+           "  device_ram, created_at)"
+           " SELECT o.product, p.old_version, p.new_version, p.size, p.sha256_hex, p.codec,"
+           "  p.device_ram, p.created_at FROM patches_v1 p"
+           "  JOIN firmware_v1 o ON o.version = p.old_version"
+           "  JOIN firmware_v1 n ON n.version = p.new_version WHERE o.product = n.product",
+           "INSERT INTO assignments (device_id, product, old_version, new_version, created_at)"
+           " SELECT a.device_id, f.product, a.old_version, a.new_version, a.created_at"
+           "  FROM assignments_v1 a JOIN firmware_v1 f ON f.version = a.new_version",
+           "INSERT INTO status_events (seq, device_id, at, state, detail)"
+           " SELECT seq, device_id, at, state, detail FROM status_events_v1",
+           "DROP TABLE status_events_v1",
+           "DROP TABLE assignments_v1",
+           "DROP TABLE patches_v1",
+           "DROP TABLE devices_v1",
+           "DROP TABLE firmware_v1",
+       },
+       create_default_product},
   };
   return list;
 }
@@ -167,6 +314,7 @@ void migrate(soci::session& sql) {
         std::string point = "migrate:" + std::to_string(m.version) + ":" + std::to_string(++n);
         fault_point(point.c_str());
       }
+      if (m.after != nullptr) m.after(sql);
       int version = m.version;
       long long now = static_cast<long long>(std::time(nullptr));
       sql << "INSERT INTO schema_migrations (version, applied_at) VALUES (:v, :now)",

@@ -24,6 +24,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -126,6 +127,9 @@ EspImageResult inspect_esp_app_image(std::span<const uint8_t> image);
 
 // "ESP32", "ESP32-S2", "ESP32-C3", ... for a chip id; "unknown (N)" otherwise.
 std::string esp_chip_name(uint16_t chip_id);
+// The chip id of a known chip's name, however written: "ESP32-C3",
+// "esp32c3", "esp32-c3"; nullopt for anything else.
+std::optional<uint16_t> esp_chip_from_name(std::string_view name);
 
 }  // namespace ota::server
 

@@ -21,6 +21,7 @@
 #include "ota/server/patch_service.h"
 #include "ota/server/service_error.h"
 #include "ota/server/store.h"
+#include "ota/server/update_service.h"
 
 namespace ota::server {
 
@@ -28,13 +29,18 @@ class CheckInService {
  public:
   using Clock = std::function<int64_t()>;
   CheckInService(Store& store, ArtifactStore& artifacts, FirmwareService& firmware, PatchService& patches,
-                 DeviceService& devices, const SigningKey& signer, const Bytes& master_key, Clock clock = {});
+                 DeviceService& devices, UpdateService& updates, const SigningKey& signer,
+                 const Bytes& master_key, Clock clock = {});
 
   // "Bearer <device token>" for this device; throws 401 unauthorized, 403
   // device_disabled, 404 device_not_found. Constant-time comparison.
   void authenticate(const std::string& device_id, std::string_view authorization);
 
   struct Report {
+    // The device's version label (e.g. its app descriptor's "esp-idf: v4.4.5
+    // ac5d805d0e"): informational, recorded as reported_version() makes it,
+    // never a reason to refuse a check-in. The server knows the image by
+    // its digest.
     std::string version;
     std::string image_sha256_hex;        // 64 lowercase hex
     std::array<uint8_t, 16> nonce{};
@@ -44,6 +50,10 @@ class CheckInService {
     uint32_t ram_budget = 0;
   };
   struct Answer {
+    // Whether the server knows the image the device runs (a firmware of the
+    // device's product with its digest), and that firmware's version.
+    bool image_known = false;
+    std::string running_version;
     bool update = false;
     Bytes manifest;          // signed manifest (docs/protocol.md §2)
     std::string release;     // download name
@@ -53,7 +63,10 @@ class CheckInService {
     bool firmware_aware = false;  // the delta is firmware-aware (docs/reloc.md)
   };
   // May make a patch and a release (seconds of CPU): call off the I/O
-  // threads. REQUIRES: authenticate() passed.
+  // threads. An assignment the device could never install (see
+  // UpdateService::refusal) is refused here once, with a status event, and
+  // the device told there is nothing to do. Throws 400 invalid_sha256.
+  // REQUIRES: authenticate() passed.
   Answer check_in(const std::string& device_id, const Report& report);
 
   // A release's record stream (404 release_not_found). Any authenticated
@@ -65,12 +78,16 @@ class CheckInService {
   struct Release;
   Release release_for(const std::optional<FirmwareRecord>& base, const FirmwareRecord& target,
                       bool firmware_aware = false);
+  // The signed manifest and release for a target the device can install.
+  Answer offer(const std::string& device_id, const Report& report,
+               const std::optional<FirmwareRecord>& running, const FirmwareRecord& target, int64_t now);
 
   Store& store_;
   ArtifactStore& artifacts_;
   FirmwareService& firmware_;
   PatchService& patches_;
   DeviceService& devices_;
+  UpdateService& updates_;
   const SigningKey& signer_;
   Bytes master_;
   Clock clock_;

@@ -4,6 +4,7 @@
 #define OTA_SERVER_DEVICE_SERVICE_H
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,9 +24,14 @@ class DeviceService {
     Bytes device_key;          // 32 bytes: returned once, for the provisioning bundle
     std::string device_token;  // the device's API token: returned once, stored as a hash
   };
-  // Throws 400 invalid_device_id / invalid_product, 409 device_exists.
+  // Registers a device in `product` (the default product when empty; made
+  // if new). `chip` is optional ("ESP32-C3", "esp32c3", ...): the server
+  // learns it anyway from the first image the device runs that it knows,
+  // but with it an assignment of another chip's image is refused from the
+  // start. Throws 400 invalid_device_id / invalid_product / invalid_chip,
+  // 409 device_exists.
   Registered register_device(const std::string& device_id, const std::string& product,
-                             const std::string& actor);
+                             const std::optional<std::string>& chip, const std::string& actor);
   DeviceRecord get(const std::string& device_id);  // 400 / 404 device_not_found
   std::vector<DeviceRecord> list();
   void set_enabled(const std::string& device_id, bool enabled, const std::string& actor);

@@ -15,18 +15,42 @@
 
 namespace ota::server {
 
+// The product the original endpoints (DESIGN.md §2) work in, which every
+// database has: /upload_firmware/ stores there, and a device registered
+// without a product belongs to it.
+inline constexpr const char* kDefaultProduct = "default";
+
+// A product: what a fleet's firmware and devices belong to (names are
+// validated by the caller: [A-Za-z0-9._-], 1..32). Firmware versions are
+// unique within a product; two products may each have a version "1.0.0".
+struct ProductRecord {
+  std::string name;
+  int64_t created_at = 0;  // Unix seconds
+};
+
+// A product with what it holds, for listings.
+struct ProductSummary {
+  std::string name;
+  int64_t created_at = 0;
+  std::vector<uint16_t> chips;  // the chip ids of its firmware, ascending
+  uint64_t firmware = 0;        // firmware versions
+  uint64_t devices = 0;         // registered devices
+};
+
 struct FirmwareRecord {
+  std::string product;         // as uploaded (the default product when none is named)
   std::string version;         // validated by the caller ([A-Za-z0-9._+-], 1..32)
-  std::string product;         // project name from the image, or as uploaded
-  uint16_t chip_id = 0;
+  uint16_t chip_id = 0;        // esp_image_header_t.chip_id, validated
   uint64_t size = 0;
   std::string sha256_hex;      // lowercase
-  std::string app_version;     // esp_app_desc_t.version
+  std::string app_version;     // esp_app_desc_t.version (informational; may be any text)
   uint32_t security_counter = 0;
   int64_t created_at = 0;      // Unix seconds
 };
 
+// A patch between two firmware versions of one product.
 struct PatchRecord {
+  std::string product;
   std::string old_version, new_version;
   uint64_t size = 0;
   std::string sha256_hex;
@@ -38,20 +62,26 @@ struct PatchRecord {
 struct DeviceRecord {
   std::string device_id;
   std::string product;
+  std::optional<uint16_t> chip_id;  // declared at registration or learnt from its image; none: unknown
   std::string sealed_key_hex;  // device key sealed under the master key
   std::string token_hash_hex;  // SHA-256 of the device's API token
   bool enabled = true;
   int64_t created_at = 0;
   std::optional<int64_t> last_seen;
+  // What the device last reported: its version label (informational text,
+  // e.g. an app descriptor's "esp-idf: v4.4.5 ac5d805d0e") and the SHA-256
+  // of the image it runs, by which the server knows the image.
   std::string running_version;
   std::string running_sha256_hex;
   uint32_t security_counter = 0;
 };
 
 // The target a device is told to run (one per device; assigning again
-// replaces it). old_version is what the admin named (original API) or empty.
+// replaces it): firmware (product, new_version). old_version is what the
+// admin named (original API) or empty.
 struct UpdateAssignment {
   std::string device_id;
+  std::string product;
   std::string old_version;
   std::string new_version;
   int64_t created_at = 0;
@@ -67,7 +97,7 @@ struct CheckInView {
 struct StatusEvent {
   std::string device_id;
   int64_t at = 0;
-  std::string state;   // downloading, applying, rebooting, confirmed, rolled_back, failed, ...
+  std::string state;   // downloading, applying, rebooting, confirmed, rolled_back, failed, refused, ...
   std::string detail;  // e.g. failure reason
 };
 
@@ -92,9 +122,10 @@ struct StoreError : std::runtime_error {
 // Thread-safe: the HTTP server calls it from several threads. Each call
 // uses one connection for its duration: SQLite has one (calls take turns),
 // PostgreSQL a pool of four. The hot reads and writes (device, assignment,
-// check_in_view, firmware, touch_device) run statements each connection
-// prepares once, on first use, and keeps until it reconnects. Several Store objects, in one process or in
-// several servers, may share one database.
+// check_in_view, firmware, firmware_by_sha256, touch_device) run statements
+// each connection prepares once, on first use, and keeps until it
+// reconnects. Several Store objects, in one process or in several servers,
+// may share one database.
 class Store {
  public:
   // url: "sqlite3://PATH" or a plain PATH (SQLite; the parent directory is
@@ -110,40 +141,58 @@ class Store {
   // The database's schema version (that of this code after open()).
   virtual int schema_version() = 0;
 
-  // Firmware. insert returns false if the version already exists (the
-  // stored record is left as it was).
+  // Products. ensure_product creates it (at `created_at`) unless it exists;
+  // true when it was created.
+  virtual bool ensure_product(const std::string& name, int64_t created_at) = 0;
+  virtual std::optional<ProductRecord> product(const std::string& name) = 0;
+  virtual std::vector<ProductSummary> list_products() = 0;  // oldest first
+
+  // Firmware, keyed by (product, version). insert returns false if the
+  // product has that version already (the stored record is left as it
+  // was); it throws StoreError for an unknown product.
   virtual bool insert_firmware(const FirmwareRecord& f) = 0;
-  virtual std::optional<FirmwareRecord> firmware(const std::string& version) = 0;
-  virtual std::vector<FirmwareRecord> list_firmware() = 0;  // oldest first
-  // Deletes a version no assignment (as old or new version) or patch refers
-  // to; false otherwise, and false if there is no such version.
-  virtual bool delete_firmware(const std::string& version) = 0;
-  // The oldest version with this image digest (compared as stored: lowercase).
-  virtual std::optional<FirmwareRecord> firmware_by_sha256(const std::string& sha256_hex) = 0;
+  virtual std::optional<FirmwareRecord> firmware(const std::string& product,
+                                                 const std::string& version) = 0;
+  // All firmware, or one product's; oldest first.
+  virtual std::vector<FirmwareRecord> list_firmware(
+      const std::optional<std::string>& product = std::nullopt) = 0;
+  // Deletes a version no assignment (as old or new version) or patch of its
+  // product refers to; false otherwise, and false if there is no such version.
+  virtual bool delete_firmware(const std::string& product, const std::string& version) = 0;
+  // The product's oldest version with this image digest (compared as
+  // stored: lowercase): how the server knows what a device runs.
+  virtual std::optional<FirmwareRecord> firmware_by_sha256(const std::string& product,
+                                                           const std::string& sha256_hex) = 0;
+  // The highest security counter of the product's firmware (0 for none).
+  virtual uint32_t max_security_counter(const std::string& product) = 0;
 
   // Patches (metadata of made patches; replaced on re-insert). put_patch
-  // throws StoreError if either version is not a stored firmware.
+  // throws StoreError if either version is not a stored firmware of p.product.
   virtual void put_patch(const PatchRecord& p) = 0;
-  virtual std::optional<PatchRecord> patch(const std::string& old_version,
+  virtual std::optional<PatchRecord> patch(const std::string& product, const std::string& old_version,
                                            const std::string& new_version) = 0;
-  virtual std::vector<PatchRecord> list_patches() = 0;  // oldest first
+  virtual std::vector<PatchRecord> list_patches(
+      const std::optional<std::string>& product = std::nullopt) = 0;  // oldest first
 
-  // Devices. insert returns false if the id exists.
+  // Devices. insert returns false if the id exists; it throws StoreError
+  // for an unknown product.
   virtual bool insert_device(const DeviceRecord& d) = 0;
   virtual std::optional<DeviceRecord> device(const std::string& device_id) = 0;
   virtual std::vector<DeviceRecord> list_devices() = 0;  // oldest first
-  // These three return false if there is no such device.
+  // These return false if there is no such device.
   virtual bool set_device_enabled(const std::string& device_id, bool enabled) = 0;
-  // Records a check-in: last_seen, running version and image digest.
+  // Records a check-in: last_seen, the reported version label and image digest.
   virtual bool touch_device(const std::string& device_id, int64_t at,
                             const std::string& running_version,
                             const std::string& running_sha256_hex) = 0;
   virtual bool set_device_security_counter(const std::string& device_id, uint32_t counter) = 0;
+  virtual bool set_device_chip(const std::string& device_id, uint16_t chip_id) = 0;
 
   // Update queue: one assignment per device. assign_update throws
-  // StoreError if the device or new_version does not exist (old_version is
-  // kept as named: it may be an image the registry never stored).
-  // clear_assignment returns false if the device had none.
+  // StoreError if the device does not exist, if a.product is not the
+  // device's product, or if (a.product, a.new_version) is not a stored
+  // firmware (old_version is kept as named: it may be an image the registry
+  // never stored). clear_assignment returns false if the device had none.
   virtual void assign_update(const UpdateAssignment& a) = 0;
   virtual std::optional<UpdateAssignment> assignment(const std::string& device_id) = 0;
   virtual bool clear_assignment(const std::string& device_id) = 0;
