@@ -98,6 +98,36 @@ void add_json_str(Text* t, const char* s) {
   add(t, "\"");
 }
 
+// ,"tags":{"k":"v",...} from "k=v,k=v" (at most 160 characters of it; a
+// pair without '=' is skipped).
+void add_tags(Text* t, const char* tags) {
+  char key[33], value[161];
+  add(t, ",\"tags\":{");
+  bool first = true;
+  size_t used = 0;
+  for (const char* p = tags; *p && used < 160;) {
+    const char* end = p;
+    while (*end && *end != ',') ++end;
+    const char* eq = p;
+    while (eq < end && *eq != '=') ++eq;
+    size_t klen = (size_t)(eq - p), vlen = eq < end ? (size_t)(end - eq - 1) : 0;
+    if (eq < end && klen > 0 && klen < sizeof key && vlen < sizeof value) {
+      memcpy(key, p, klen);
+      key[klen] = 0;
+      memcpy(value, eq + 1, vlen);
+      value[vlen] = 0;
+      if (!first) add(t, ",");
+      add_json_str(t, key);
+      add(t, ":");
+      add_json_str(t, value);
+      first = false;
+    }
+    used += (size_t)(end - p) + 1;
+    p = *end ? end + 1 : end;
+  }
+  add(t, "}");
+}
+
 void show(Agent* a, const char* state, const char* detail) {
   const DisplayPort* d = a->ports.display;
   if (d && d->status) d->status(d->ctx, state, detail ? detail : "");
@@ -669,7 +699,7 @@ AgentResult agent_poll(Agent* a) {
     return retry_later(a, "no random numbers");
   }
   // The RAM budget lets the server pick a firmware-aware delta when it fits.
-  char body[240];
+  char body[480];
   Text b = {body, sizeof(body), 0};
   add(&b, "{\"version\":");
   add_json_str(&b, a->running_version);
@@ -679,6 +709,7 @@ AgentResult agent_poll(Agent* a) {
   add_hex(&b, a->nonce, kNonceSize);
   add(&b, "\",\"ram_budget\":");
   add_u32(&b, ram_budget(a));
+  if (a->cfg.tags) add_tags(&b, a->cfg.tags);
   add(&b, "}");
   Text p = {a->path, sizeof(a->path), 0};
   add(&p, "/api/v1/devices/");

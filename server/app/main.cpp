@@ -174,14 +174,15 @@ int main(int argc, char** argv) {
     DeviceService devices(*store, keys.master);
     PatchService patches(*store, artifacts, firmware, keys.signing);
     UpdateService updates(*store);
+    GroupService groups(*store);
     CheckInService checkin(*store, artifacts, firmware, patches, devices, updates, keys.signing, keys.master);
     // Images a version-1 database kept in the original layout for another
     // product go to that product's folder before anything is served.
     if (size_t moved = firmware.relocate_v1_files())
       std::printf("moved %zu firmware image(s) of version-1 products to storage/products/\n", moved);
     Worker worker(1);  // patch generation: one core, leaving the other to the I/O threads
-    ServerContext ctx{*store,  artifacts, admin,   firmware, devices,
-                      patches, updates,   checkin, worker,   keys.signing.public_pem()};
+    ServerContext ctx{*store,  artifacts, admin,   firmware, devices, patches,
+                      updates, checkin,   groups,  worker,   keys.signing.public_pem()};
     RunningServer server = start_http(http, make_router(ctx));
 
     std::string url = (opt.tls_cert ? "https://" : "http://") + opt.listen;

@@ -98,7 +98,10 @@ class FakeServer {
   size_t cut_index = 0;
   uint64_t since_cut = 0;
   std::function<void(Manifest&)> edit_manifest;
+  int refuse_checkin = 0;          // answer the check-in with this status and refusal_body
+  std::string refusal_body;
   // What happened.
+  std::string last_checkin;       // the body of the last check-in
   std::vector<std::string> states;
   uint64_t stream_bytes_served = 0;
   const Bytes& stream() const { return stream_.bytes; }
@@ -119,6 +122,8 @@ class FakeServer {
     std::string path = req.path;
     std::string body(reinterpret_cast<const char*>(req.body), req.body_len);
     if (path == "/api/v1/devices/dev-1/check-in") {
+      last_checkin = body;
+      if (refuse_checkin) return reply(sink, refuse_checkin, refusal_body);
       auto j = nlohmann::json::parse(body);
       std::string image = j["image_sha256"];
       std::string nonce = j["nonce"];
@@ -278,6 +283,40 @@ TEST_F(Agent, UpdatesWithADeltaAndReportsEachStep) {
   EXPECT_EQ(server.states, (std::vector<std::string>{"downloading", "applying", "rebooting", "confirmed"}));
   // Nothing more to do afterwards.
   EXPECT_EQ(dev->run_once().outcome, "up_to_date");
+}
+
+// The tags the device is configured with go with every check-in; a pair
+// without '=' is left out.
+TEST_F(Agent, ReportsItsTagsAtCheckIn) {
+  FakeServer server(old_image_, new_image_, false);
+  server.assigned = false;
+  auto dev = device(server, "d", [](sim::SimConfig& c) { c.tags = "hw=B,region=eu west,bad,=x"; });
+  EXPECT_EQ(dev->run_once().outcome, "up_to_date");
+  nlohmann::json body = nlohmann::json::parse(server.last_checkin);
+  EXPECT_EQ(body["tags"], nlohmann::json({{"hw", "B"}, {"region", "eu west"}})) << server.last_checkin;
+  // Without tags there is no member at all.
+  FakeServer plain(old_image_, new_image_, false);
+  plain.assigned = false;
+  device(plain, "e")->run_once();
+  EXPECT_FALSE(nlohmann::json::parse(plain.last_checkin).contains("tags")) << plain.last_checkin;
+}
+
+// The server's refusal is told from a lost link: the status and the
+// server's own code are kept (ota-sim: outcome "refused").
+TEST_F(Agent, ARefusedCheckInKeepsTheStatusAndTheServersCode) {
+  FakeServer server(old_image_, new_image_, false);
+  server.refuse_checkin = 409;
+  server.refusal_body = R"({"error":{"code":"product_mismatch","message":"x \"y\" {z}"}})";
+  auto dev = device(server, "d");
+  sim::SimSummary s = dev->run_once();
+  EXPECT_EQ(s.outcome, "refused") << s.to_json();
+  EXPECT_EQ(s.error, "check-in refused by the server: 409 product_mismatch");
+  server.refuse_checkin = 503;
+  server.refusal_body = "<html>busy</html>";
+  s = dev->run_once();
+  EXPECT_EQ(s.outcome, "server_error") << s.to_json();
+  EXPECT_EQ(s.error, "check-in refused by the server: 503");
+  EXPECT_EQ(booted_image("d"), old_image_) << "nothing was switched";
 }
 
 TEST_F(Agent, FullImageWhenTheServerSendsOne) {

@@ -740,6 +740,73 @@ TEST_F(ServerApp, OtactlCoversFirmwareDevicesUpdatesAndStatus) {
   EXPECT_NE(down.err.find("cannot reach"), std::string::npos) << down.err;
 }
 
+// Groups, tags and filters as an admin uses them, through otactl and the
+// API: a static group, a dynamic one, tags set by the admin and reported by
+// a device at check-in, a device's view naming its groups.
+TEST_F(ServerApp, GroupsTagsAndFiltersThroughOtactl) {
+  const std::string& token = kAdminToken;
+  uint16_t port = free_loopback_port();
+  ServerProcess s(data_, port, {"OTA_ADMIN_TOKEN=" + token});
+  ASSERT_TRUE(s.wait_ready()) << s.output();
+  const std::string g = "--server http://127.0.0.1:" + std::to_string(port) + " --token " + token + " ";
+  for (const char* id : {"lamp-1", "lamp-2", "lamp-3"}) {
+    CommandResult add = otactl(dir_, g + "device add " + id + " --product lamp --out '" + (dir_ / id).string() + "'");
+    ASSERT_EQ(add.exit_code, 0) << add.err;
+  }
+  EXPECT_EQ(otactl(dir_, g + "device tag lamp-1 hw=B region=eu").exit_code, 0);
+  // lamp-2 reports its own tag at check-in; the admin's would win over it.
+  std::string token2 = slurp(dir_ / "lamp-2" / "device.token");
+  while (!token2.empty() && token2.back() == '\n') token2.pop_back();
+  nlohmann::json checkin = {{"version", "1.0"}, {"image_sha256", std::string(64, 'a')},
+                            {"nonce", std::string(32, '0')}, {"tags", {{"hw", "B"}}}};
+  HttpResult r = http_post_raw(s.url("/api/v1/devices/lamp-2/check-in"), "Bearer " + token2, "application/json",
+                               checkin.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  checkin["tags"] = {{"Bad Key", "x"}};
+  r = http_post_raw(s.url("/api/v1/devices/lamp-2/check-in"), "Bearer " + token2, "application/json", checkin.dump());
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("invalid_tag"), std::string::npos) << r.body;
+
+  CommandResult hw = otactl(dir_, g + "--json device list --filter 'tag.hw=B'");
+  ASSERT_EQ(hw.exit_code, 0) << hw.err;
+  auto listed = nlohmann::json::parse(hw.out)["devices"];
+  ASSERT_EQ(listed.size(), 2u) << hw.out;
+  EXPECT_EQ(listed[0]["device_id"], "lamp-1");
+  EXPECT_EQ(listed[1]["device_id"], "lamp-2");
+  CommandResult bad = otactl(dir_, g + "device list --filter 'colour=red'");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("400 invalid_filter: filter: at character 1: unknown field 'colour'"), std::string::npos)
+      << bad.err;
+
+  EXPECT_EQ(otactl(dir_, g + "group create beta").exit_code, 0);
+  EXPECT_EQ(otactl(dir_, g + "group add beta lamp-3 lamp-1").exit_code, 0);
+  CommandResult dyn = otactl(dir_, g + "group create rev-b --filter 'product=lamp and tag.hw=B'");
+  ASSERT_EQ(dyn.exit_code, 0) << dyn.err;
+  auto beta = nlohmann::json::parse(otactl(dir_, g + "--json group show beta").out);
+  EXPECT_EQ(beta["members"], nlohmann::json({"lamp-1", "lamp-3"}));
+  EXPECT_EQ(beta["kind"], "static");
+  auto revb = nlohmann::json::parse(otactl(dir_, g + "--json group show rev-b").out);
+  EXPECT_EQ(revb["members"], nlohmann::json({"lamp-1", "lamp-2"}));
+  CommandResult list = otactl(dir_, g + "group list");
+  EXPECT_NE(list.out.find("rev-b  dynamic  2"), std::string::npos) << list.out;
+  auto lamp1 = nlohmann::json::parse(otactl(dir_, g + "--json device show lamp-1").out);
+  EXPECT_EQ(lamp1["groups"], nlohmann::json({"beta", "rev-b"}));
+  EXPECT_EQ(lamp1["tags"], nlohmann::json({{"hw", "B"}, {"region", "eu"}}));
+  // Mistakes, refused with the reason.
+  CommandResult dup = otactl(dir_, g + "group create beta");
+  EXPECT_NE(dup.err.find("409 group_exists"), std::string::npos) << dup.err;
+  CommandResult dynamic_add = otactl(dir_, g + "group add rev-b lamp-3");
+  EXPECT_NE(dynamic_add.err.find("409 group_is_dynamic"), std::string::npos) << dynamic_add.err;
+  EXPECT_EQ(otactl(dir_, g + "group remove beta lamp-3").exit_code, 0);
+  EXPECT_EQ(otactl(dir_, g + "device tag lamp-1 --remove hw").exit_code, 0);
+  revb = nlohmann::json::parse(otactl(dir_, g + "--json group show rev-b").out);
+  EXPECT_EQ(revb["members"], nlohmann::json({"lamp-2"}));
+  EXPECT_EQ(otactl(dir_, g + "group delete rev-b").exit_code, 0);
+  EXPECT_EQ(otactl(dir_, g + "group show rev-b").exit_code, 1);
+  EXPECT_EQ(otactl(dir_, g + "device tag lamp-1").exit_code, 2);
+  EXPECT_EQ(s.stop(), 0);
+}
+
 // The versioned path end to end: a device authenticated by its token checks
 // in with its image digest and a fresh nonce, gets a signed manifest, and
 // our device core verifies it, fetches the release in ranged pieces, opens

@@ -71,6 +71,11 @@ std::string show(const ProductSummary& p) {
   for (uint16_t c : p.chips) s += std::to_string(c) + ",";
   return s;
 }
+std::string show(const DeviceTag& t) { return t.device_id + '|' + t.source + '|' + t.key + '=' + t.value; }
+std::string show(const GroupRecord& g) {
+  return g.name + '|' + (g.filter ? *g.filter : "(static)") + '|' + std::to_string(g.created_at);
+}
+
 std::string show(const StatusEvent& e) {
   return e.device_id + '|' + std::to_string(e.at) + '|' + e.state + '|' + e.detail;
 }
@@ -665,6 +670,66 @@ TEST_P(StoreTest, DeleteFirmwareIsRefusedWhileReferenced) {
   EXPECT_TRUE(store->delete_firmware("wled", "1.2"));
   EXPECT_TRUE(store->delete_firmware("wled", "1.3"));
   EXPECT_EQ(store->list_firmware().size(), 2u);
+}
+
+// --- tags and groups ---
+
+TEST_P(StoreTest, TagsBySourceReplaceAndSetOne) {
+  auto store = open();
+  ASSERT_TRUE(store->insert_device(dev("d1")));
+  ASSERT_TRUE(store->insert_device(dev("d2")));
+  store->replace_device_tags("d1", "device", {{"hw", "B"}, {"fw", "x"}});
+  store->set_device_tag("d1", "admin", "hw", std::string("C"));
+  store->set_device_tag("d2", "admin", "region", std::string("eu west"));
+  EXPECT_EQ(show(store->device_tags("d1")), "d1|admin|hw=C\nd1|device|fw=x\nd1|device|hw=B\n");
+  // Replacing is the whole set of that source; the admin's stay.
+  store->replace_device_tags("d1", "device", {{"hw", "D"}});
+  EXPECT_EQ(show(store->device_tags("d1")), "d1|admin|hw=C\nd1|device|hw=D\n");
+  store->replace_device_tags("d1", "device", {{"hw", "D"}});  // unchanged: no write, same rows
+  store->set_device_tag("d1", "admin", "hw", std::nullopt);
+  EXPECT_EQ(show(store->device_tags("d1")), "d1|device|hw=D\n");
+  store->set_device_tag("d1", "admin", "nothing", std::nullopt);  // removing what is not there
+  EXPECT_EQ(show(store->all_device_tags()), "d1|device|hw=D\nd2|admin|region=eu west\n");
+  EXPECT_EQ(message_of([&] { store->set_device_tag("ghost", "admin", "k", std::string("v")); }),
+            "store: set_device_tag: unknown device 'ghost'");
+  EXPECT_EQ(message_of([&] { store->replace_device_tags("ghost", "device", {}); }),
+            "store: replace_device_tags: unknown device 'ghost'");
+}
+
+TEST_P(StoreTest, StaticAndDynamicGroups) {
+  auto store = open();
+  for (const char* id : {"d1", "d2", "d3"}) ASSERT_TRUE(store->insert_device(dev(id)));
+  GroupRecord beta{"beta", std::nullopt, kT0};
+  GroupRecord eu{"eu", std::string("tag.region=eu"), kT0 + 1};
+  ASSERT_TRUE(store->create_group(beta));
+  ASSERT_TRUE(store->create_group(eu));
+  EXPECT_FALSE(store->create_group({"beta", std::string("x=y"), kT0 + 9})) << "the name is taken";
+  EXPECT_EQ(show(store->group("beta")), show(beta));
+  EXPECT_EQ(show(store->group("eu")), show(eu));
+  EXPECT_FALSE(store->group("nope"));
+  EXPECT_EQ(show(store->list_groups()), show(std::vector{beta, eu}));
+
+  store->add_group_member("beta", "d2");
+  store->add_group_member("beta", "d1");
+  store->add_group_member("beta", "d1");  // twice: no error, once
+  EXPECT_EQ(store->group_members("beta"), (std::vector<std::string>{"d1", "d2"}));
+  EXPECT_EQ(message_of([&] { store->add_group_member("eu", "d1"); }),
+            "store: add_group_member: group 'eu' is dynamic (its filter decides)");
+  EXPECT_EQ(message_of([&] { store->add_group_member("nope", "d1"); }),
+            "store: add_group_member: unknown group 'nope'");
+  EXPECT_EQ(message_of([&] { store->add_group_member("beta", "ghost"); }),
+            "store: add_group_member: unknown device 'ghost'");
+  EXPECT_TRUE(store->remove_group_member("beta", "d2"));
+  EXPECT_FALSE(store->remove_group_member("beta", "d2"));
+  ASSERT_TRUE(store->create_group({"alpha", std::nullopt, kT0 + 2}));
+  store->add_group_member("alpha", "d3");
+  EXPECT_EQ(store->all_group_members(),
+            (std::vector<std::pair<std::string, std::string>>{{"alpha", "d3"}, {"beta", "d1"}}));
+  EXPECT_TRUE(store->delete_group("beta"));
+  EXPECT_FALSE(store->delete_group("beta"));
+  EXPECT_TRUE(store->group_members("beta").empty()) << "members go with the group";
+  ASSERT_TRUE(store->create_group(beta)) << "the name is free again";
+  EXPECT_TRUE(store->group_members("beta").empty());
 }
 
 // --- histories ---

@@ -44,6 +44,7 @@ const char kUsage[] =
     "  --image FILE          the firmware the device starts with (first start only)\n"
     "  --version LABEL       the server's version name of that firmware (default: its app descriptor)\n"
     "  --legacy              update through the original endpoints (/check_update/, /get_patch/)\n"
+    "  --tag KEY=VALUE       a tag the device reports at every check-in (repeatable)\n"
     "faults:\n"
     "  --cut-after N[,N...]  cut the connection after N more body bytes (each number once)\n"
     "  --rate BYTES_PER_S    a slow link\n"
@@ -328,6 +329,10 @@ int main(int argc, char** argv) {
       o.power_cut_seed = static_cast<int64_t>(n);
     } else if (a == "--fail-self-test") {
       o.cfg.fail_self_test = true;
+    } else if (a == "--tag") {
+      if (!(v = value("--tag")) || !std::strchr(v, '=') || std::strchr(v, ','))
+        return usage_error("--tag needs KEY=VALUE (no comma)");
+      o.cfg.tags += (o.cfg.tags.empty() ? "" : ",") + std::string(v);
     } else if (a == "--no-checkpoint") {
       o.cfg.checkpoint_interval = 0;
     } else if (a == "--checkpoint-interval") {

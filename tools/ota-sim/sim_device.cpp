@@ -236,6 +236,7 @@ struct SimDevice::Impl {
       ac.retry_delay_ms = cfg.retry_delay_ms;
       ac.self_test = self_test;
       ac.self_test_ctx = this;
+      ac.tags = cfg.tags.empty() ? nullptr : cfg.tags.c_str();
       AgentPorts ports{&flash_port, &transport_port, &state_port, &staging_port,
                        &system_port, &crypto, &display_port};
       Status s = agent_init(agent.get(), &ac, &ports);

@@ -53,6 +53,7 @@ struct SimConfig {
   uint64_t rate_bytes_per_s = 0;
   int64_t power_cut_after = -1;  // flash units (bytes written or erased) before the power fails once
   bool fail_self_test = false;   // the self-test of every image but the factory one fails
+  std::string tags;              // reported at every check-in ("hw=B,region=eu"); empty: none
   uint32_t checkpoint_interval = 64 * 1024;  // 0: no delta resume
   // The patch decoder's workspace; the default takes the plain patches (32
   // KiB mode). Larger, e.g. 48 KiB - sizeof(PatchDecoder), and the server

@@ -5,8 +5,15 @@
 //     firmware upload VERSION FILE [--product P]
 //     firmware list [--product P]
 //     device add ID --out DIR [--product P] [--chip C] [--ca CA.pem]
-//     device list
+//     device list [--filter EXPR]
 //     device show ID
+//     device tag ID KEY=VALUE... [--remove KEY]...
+//     group list
+//     group create NAME [--filter EXPR]
+//     group show NAME
+//     group add NAME DEVICE_ID...
+//     group remove NAME DEVICE_ID
+//     group delete NAME
 //     update assign DEVICE_ID VERSION
 //     status
 //
@@ -96,7 +103,7 @@ class Client {
     headers = curl_slist_append(headers, "Expect:");
     if (!o_.cacert.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, o_.cacert.c_str());
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    if (method == "POST") {
+    if (method == "POST" || method == "PUT") {  // a body (CUSTOMREQUEST keeps the method)
       curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
       curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
     }
@@ -177,6 +184,8 @@ const std::vector<std::pair<std::string, std::string>> kFirmwareColumns = {
 const std::vector<std::pair<std::string, std::string>> kDeviceColumns = {
     {"device_id", "DEVICE"}, {"product", "PRODUCT"}, {"chip", "CHIP"}, {"enabled", "ENABLED"},
     {"running", "RUNNING"}, {"last_seen", "LAST SEEN"}};
+const std::vector<std::pair<std::string, std::string>> kGroupColumns = {
+    {"name", "GROUP"}, {"kind", "KIND"}, {"member_count", "DEVICES"}, {"filter", "FILTER"}};
 const std::vector<std::pair<std::string, std::string>> kProductColumns = {
     {"name", "PRODUCT"}, {"chips", "CHIPS"}, {"firmware", "FIRMWARE"}, {"devices", "DEVICES"}};
 
@@ -236,7 +245,7 @@ int run(const Options& o) {
     if (o.json) std::puts(j.dump(2).c_str());
     else human();
   };
-  if (a.empty()) throw UsageError("missing command (product, firmware, device, update, status)");
+  if (a.empty()) throw UsageError("missing command (product, firmware, device, group, update, status)");
   const std::string& group = a[0];
   if (group == "status") {
     need(1, "status");
@@ -311,8 +320,12 @@ int run(const Options& o) {
     return 0;
   }
   if (group == "device" && cmd == "list") {
-    need(2, "device list");
-    json j = client.ok(client.request("GET", "/api/v1/devices"));
+    const std::string usage = "device list [--filter EXPR]";
+    Flags f = parse_flags(a, 2, {"--filter"}, usage);
+    if (!f.positional.empty()) throw UsageError("usage: otactl " + usage);
+    std::string path = "/api/v1/devices";
+    if (f.values.count("--filter")) path += "?filter=" + escaped(f.values["--filter"]);
+    json j = client.ok(client.request("GET", path));
     json rows = json::array();
     for (const json& d : j["devices"]) rows.push_back(device_row(d));
     emit(j, [&] { print_table(rows, kDeviceColumns); });
@@ -322,6 +335,62 @@ int run(const Options& o) {
     need(3, "device show ID");
     json j = client.ok(client.request("GET", "/api/v1/devices/" + escaped(a[2])));
     emit(j, [&] { print_object(device_row(j)); });
+    return 0;
+  }
+  if (group == "device" && cmd == "tag") {
+    const std::string usage = "device tag ID KEY=VALUE... [--remove KEY]...";
+    if (a.size() < 4) throw UsageError("usage: otactl " + usage);
+    json tags = json::object();
+    for (size_t i = 3; i < a.size(); ++i) {
+      if (a[i] == "--remove" && i + 1 < a.size()) {
+        tags[a[++i]] = nullptr;
+      } else if (auto eq = a[i].find('='); eq != std::string::npos && eq > 0 && a[i].rfind("--", 0) != 0) {
+        tags[a[i].substr(0, eq)] = a[i].substr(eq + 1);
+      } else {
+        throw UsageError("usage: otactl " + usage);
+      }
+    }
+    json j = client.ok(client.request("PUT", "/api/v1/devices/" + escaped(a[2]) + "/tags", tags.dump(),
+                                      "application/json"));
+    emit(j, [&] { print_object(device_row(j)); });
+    return 0;
+  }
+  if (group == "group" && cmd == "list") {
+    need(2, "group list");
+    json j = client.ok(client.request("GET", "/api/v1/groups"));
+    emit(j, [&] { print_table(j["groups"], kGroupColumns); });
+    return 0;
+  }
+  if (group == "group" && cmd == "create") {
+    const std::string usage = "group create NAME [--filter EXPR]";
+    Flags f = parse_flags(a, 2, {"--filter"}, usage);
+    if (f.positional.size() != 1) throw UsageError("usage: otactl " + usage);
+    json body = {{"name", f.positional[0]}};
+    if (f.values.count("--filter")) body["filter"] = f.values["--filter"];
+    json j = client.ok(client.request("POST", "/api/v1/groups", body.dump(), "application/json"));
+    emit(j, [&] { print_object(j); });
+    return 0;
+  }
+  if (group == "group" && (cmd == "show" || cmd == "delete")) {
+    need(3, cmd == "show" ? "group show NAME" : "group delete NAME");
+    json j = client.ok(client.request(cmd == "show" ? "GET" : "DELETE", "/api/v1/groups/" + escaped(a[2])));
+    emit(j, [&] { print_object(j); });
+    return 0;
+  }
+  if (group == "group" && cmd == "add") {
+    if (a.size() < 4) throw UsageError("usage: otactl group add NAME DEVICE_ID...");
+    json ids = json::array();
+    for (size_t i = 3; i < a.size(); ++i) ids.push_back(a[i]);
+    json j = client.ok(client.request("POST", "/api/v1/groups/" + escaped(a[2]) + "/devices",
+                                      json{{"device_ids", ids}}.dump(), "application/json"));
+    emit(j, [&] { print_object(j); });
+    return 0;
+  }
+  if (group == "group" && cmd == "remove") {
+    need(4, "group remove NAME DEVICE_ID");
+    json j = client.ok(
+        client.request("DELETE", "/api/v1/groups/" + escaped(a[2]) + "/devices/" + escaped(a[3])));
+    emit(j, [&] { print_object(j); });
     return 0;
   }
   if (group == "update" && cmd == "assign") {
@@ -351,7 +420,8 @@ int main(int argc, char** argv) {
         o.json = true;
       } else if (s == "-h" || s == "--help") {
         throw UsageError("usage: otactl [--server URL] [--token T] [--cacert CA.pem] [--json] "
-                         "product list, firmware upload|list, device add|list|show, update assign, status");
+                         "product list, firmware upload|list, device add|list|show|tag, "
+                         "group list|create|show|add|remove|delete, update assign, status");
       } else {
         o.args.push_back(s);
       }

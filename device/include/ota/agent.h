@@ -80,6 +80,12 @@ struct AgentConfig {
   // The application's self-test on the first boot of a new image; null: pass.
   int (*self_test)(void* ctx);    // 0: healthy
   void* self_test_ctx;
+  // Tags the device reports about itself at every check-in, e.g.
+  // "hw=B,region=eu": key=value pairs separated by commas (keys 1-32 of
+  // [a-z0-9_.-], values printable, no comma; the server refuses others, at
+  // most 16, 160 characters in all). Null: none (the server keeps no
+  // device-reported tags). An admin's value for a key wins on the server.
+  const char* tags;
 };
 
 // What the agent persists in kBlobState (fixed layout, CRC-protected; see

@@ -1,13 +1,14 @@
 // Routes. Handlers parse, call a service, render; no business logic here.
 #include "ota/server/routes.h"
 
+#include <chrono>
 #include <cstdio>
 #include <map>
-#include <set>
 #include <optional>
 
 #include "ota/delta/sha256.h"
 #include "ota/server/esp_image.h"
+#include "ota/server/fleet_view.h"
 #include "ota/server/form.h"
 #include "ota/server/service_error.h"
 
@@ -189,56 +190,56 @@ Reply reply_ranged(const Request& req, const Bytes& bytes) {
       .done();
 }
 
-// Which firmware each (product, image digest) is: how a device's running
-// image is shown as known or not. One read of the firmware list per reply.
-class KnownImages {
- public:
-  explicit KnownImages(Store& store) {
-    for (const FirmwareRecord& f : store.list_firmware()) {
-      by_digest_.emplace(f.product + "/" + f.sha256_hex, f.version);  // the oldest wins, as in the store
-      versions_.insert(f.product + "/" + f.version);
-    }
-  }
-  // By the digest the device reported. A device on the original endpoints
-  // reports no digest, only a version: that version, if its product has it.
-  std::optional<std::string> version(const DeviceRecord& d) const {
-    if (d.running_sha256_hex.empty()) {
-      if (versions_.count(d.product + "/" + d.running_version)) return d.running_version;
-      return std::nullopt;
-    }
-    auto it = by_digest_.find(d.product + "/" + d.running_sha256_hex);
-    if (it == by_digest_.end()) return std::nullopt;
-    return it->second;
-  }
-  bool known_by_digest(const DeviceRecord& d) const {
-    return by_digest_.count(d.product + "/" + d.running_sha256_hex) > 0;
-  }
-
- private:
-  std::map<std::string, std::string> by_digest_;
-  std::set<std::string> versions_;
-};
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 nlohmann::json chip_json(uint16_t chip_id) { return {{"id", chip_id}, {"name", esp_chip_name(chip_id)}}; }
 
 // image_known: the server has the image the device reported (by digest);
-// running_version: that firmware's version (for a device on the original
-// endpoints, which report no digest, the version it reported when its
-// product has it), else null; reported_version: the device's own label.
-nlohmann::json device_json(const DeviceRecord& d, const KnownImages& known) {
-  std::optional<std::string> running = known.version(d);
+// running_version: that firmware's version (FleetView::running_version),
+// else null; reported_version: the device's own label; tags: effective
+// (an admin's over the device's own); groups: static and dynamic.
+nlohmann::json device_json(const DeviceRecord& d, const FleetView& view, int64_t now) {
+  std::optional<std::string> running = view.running_version(d);
   nlohmann::json j = {{"device_id", d.device_id},
                       {"product", d.product},
                       {"enabled", d.enabled},
                       {"created_at", d.created_at},
-                      {"image_known", known.known_by_digest(d)},
+                      {"image_known", view.image_known(d)},
                       {"reported_version", d.running_version},
                       {"running_sha256", d.running_sha256_hex},
-                      {"security_counter", d.security_counter}};
+                      {"security_counter", d.security_counter},
+                      {"tags", view.tags(d.device_id)},
+                      {"groups", view.groups(d, now)}};
   j["running_version"] = running ? nlohmann::json(*running) : nlohmann::json(nullptr);
   j["chip"] = d.chip_id ? chip_json(*d.chip_id) : nlohmann::json(nullptr);
   j["last_seen"] = d.last_seen ? nlohmann::json(*d.last_seen) : nlohmann::json(nullptr);
   return j;
+}
+
+// One device, as GET /api/v1/devices/{id} shows it.
+nlohmann::json one_device_json(ServerContext& ctx, const std::string& device_id) {
+  DeviceRecord d = ctx.devices.get(device_id);  // 400 / 404
+  return device_json(d, FleetView(ctx.store, device_id), unix_now());
+}
+
+nlohmann::json group_json(const GroupService::Group& g) {
+  nlohmann::json j = {{"name", g.record.name},
+                      {"kind", g.record.filter ? "dynamic" : "static"},
+                      {"created_at", g.record.created_at},
+                      {"members", g.members},
+                      {"member_count", g.members.size()}};
+  j["filter"] = g.record.filter ? nlohmann::json(*g.record.filter) : nlohmann::json(nullptr);
+  return j;
+}
+
+// A JSON object body, or 400 bad_json naming what was expected.
+nlohmann::json object_body(const Request& req, const char* expected) {
+  nlohmann::json body = nlohmann::json::parse(req->body(), nullptr, false);
+  if (body.is_discarded() || !body.is_object()) throw ServiceError(400, "bad_json", std::string("expected ") + expected);
+  return body;
 }
 
 nlohmann::json firmware_json(const FirmwareRecord& f) {
@@ -351,7 +352,7 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                  DeviceService::Registered reg = ctx.devices.register_device(
                      body["device_id"].get<std::string>(), product_or_default(optional_string(body, "product")),
                      optional_string(body, "chip"), "admin");
-                 nlohmann::json j = device_json(reg.record, KnownImages(ctx.store));
+                 nlohmann::json j = one_device_json(ctx, reg.record.device_id);
                  // Secrets appear in this one response only (for the provisioning bundle).
                  j["device_key"] = delta::to_hex(reg.device_key);
                  j["device_token"] = reg.device_token;
@@ -359,22 +360,85 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                  return reply_json(req, restinio::status_created(), j);
                }));
   r->http_get("/api/v1/devices", admin_only(ctx, [&ctx](const Request& req, auto) {
+                // All devices, or those ?filter=EXPR matches (device_filter.h).
                 nlohmann::json list = nlohmann::json::array();
-                KnownImages known(ctx.store);
-                for (const DeviceRecord& d : ctx.devices.list()) list.push_back(device_json(d, known));
+                FleetView view(ctx.store);
+                const int64_t now = unix_now();
+                auto q = restinio::parse_query(req->header().query());
+                if (q.has("filter")) {
+                  for (const DeviceRecord& d : view.matching(DeviceFilter::parse(std::string(q["filter"])), now))
+                    list.push_back(device_json(d, view, now));
+                } else {
+                  for (const DeviceRecord& d : view.devices()) list.push_back(device_json(d, view, now));
+                }
                 return reply_json(req, restinio::status_ok(), {{"devices", list}});
               }));
   r->http_get("/api/v1/devices/:device_id", admin_only(ctx, [&ctx](const Request& req, auto params) {
-                return reply_json(req, restinio::status_ok(), device_json(ctx.devices.get(param(params, "device_id")), KnownImages(ctx.store)));
+                return reply_json(req, restinio::status_ok(), one_device_json(ctx, param(params, "device_id")));
               }));
+
+  // An admin's tags: {"key":"value", "other":null} sets and removes.
+  r->http_put("/api/v1/devices/:device_id/tags", admin_only(ctx, [&ctx](const Request& req, auto params) {
+                nlohmann::json body = object_body(req, "{\"key\": \"value\" or null, ...}");
+                std::map<std::string, std::optional<std::string>> tags;
+                for (const auto& [k, v] : body.items()) {
+                  if (v.is_null()) tags[k] = std::nullopt;
+                  else if (v.is_string()) tags[k] = v.template get<std::string>();
+                  else throw ServiceError(400, "invalid_tag", "tag " + k + ": a string, or null to remove it");
+                }
+                ctx.groups.set_tags(param(params, "device_id"), tags, "admin");
+                return reply_json(req, restinio::status_ok(), one_device_json(ctx, param(params, "device_id")));
+              }));
+
+  // --- /api/v1/groups: static (members listed) and dynamic (a filter).
+  r->http_get("/api/v1/groups", admin_only(ctx, [&ctx](const Request& req, auto) {
+                nlohmann::json list = nlohmann::json::array();
+                for (const GroupService::Group& g : ctx.groups.list()) {
+                  nlohmann::json j = group_json(g);
+                  j.erase("members");  // counts only in the listing
+                  list.push_back(j);
+                }
+                return reply_json(req, restinio::status_ok(), {{"groups", list}});
+              }));
+  r->http_post("/api/v1/groups", admin_only(ctx, [&ctx](const Request& req, auto) {
+                 nlohmann::json body = object_body(req, "{\"name\", \"filter\"?}");
+                 std::optional<std::string> name = optional_string(body, "name");
+                 if (!name) throw ServiceError(400, "bad_json", "expected {\"name\", \"filter\"?}");
+                 ctx.groups.create(*name, optional_string(body, "filter"), "admin");
+                 return reply_json(req, restinio::status_created(), group_json(ctx.groups.get(*name)));
+               }));
+  r->http_get("/api/v1/groups/:name", admin_only(ctx, [&ctx](const Request& req, auto params) {
+                return reply_json(req, restinio::status_ok(), group_json(ctx.groups.get(param(params, "name"))));
+              }));
+  r->http_delete("/api/v1/groups/:name", admin_only(ctx, [&ctx](const Request& req, auto params) {
+                   ctx.groups.remove(param(params, "name"), "admin");
+                   return reply_json(req, restinio::status_ok(), {{"status", "deleted"}});
+                 }));
+  r->http_post("/api/v1/groups/:name/devices", admin_only(ctx, [&ctx](const Request& req, auto params) {
+                 nlohmann::json body = object_body(req, "{\"device_ids\": [...]}");
+                 if (!body.contains("device_ids") || !body["device_ids"].is_array())
+                   throw ServiceError(400, "bad_json", "expected {\"device_ids\": [...]}");
+                 std::vector<std::string> ids;
+                 for (const auto& id : body["device_ids"]) {
+                   if (!id.is_string()) throw ServiceError(400, "bad_json", "device ids are strings");
+                   ids.push_back(id.get<std::string>());
+                 }
+                 ctx.groups.add_members(param(params, "name"), ids, "admin");
+                 return reply_json(req, restinio::status_ok(), group_json(ctx.groups.get(param(params, "name"))));
+               }));
+  r->http_delete("/api/v1/groups/:name/devices/:device_id",
+                 admin_only(ctx, [&ctx](const Request& req, auto params) {
+                   ctx.groups.remove_member(param(params, "name"), param(params, "device_id"), "admin");
+                   return reply_json(req, restinio::status_ok(), group_json(ctx.groups.get(param(params, "name"))));
+                 }));
 
   r->http_post("/api/v1/devices/:device_id/disable", admin_only(ctx, [&ctx](const Request& req, auto params) {
                  ctx.devices.set_enabled(param(params, "device_id"), false, "admin");
-                 return reply_json(req, restinio::status_ok(), device_json(ctx.devices.get(param(params, "device_id")), KnownImages(ctx.store)));
+                 return reply_json(req, restinio::status_ok(), one_device_json(ctx, param(params, "device_id")));
                }));
   r->http_post("/api/v1/devices/:device_id/enable", admin_only(ctx, [&ctx](const Request& req, auto params) {
                  ctx.devices.set_enabled(param(params, "device_id"), true, "admin");
-                 return reply_json(req, restinio::status_ok(), device_json(ctx.devices.get(param(params, "device_id")), KnownImages(ctx.store)));
+                 return reply_json(req, restinio::status_ok(), one_device_json(ctx, param(params, "device_id")));
                }));
 
   // --- /api/v1/audit: every admin action, newest last.
@@ -420,7 +484,18 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                                         "ram_budget must be a whole number of bytes below 2^32");
                    report.ram_budget = static_cast<uint32_t>(ram.get<uint64_t>());
                  }
-                 return reply_later(ctx, req, [&ctx, device, report] {
+                 // Tags the device reports about itself (e.g. its hardware revision).
+                 std::optional<std::map<std::string, std::string>> tags;
+                 if (body.contains("tags")) {
+                   if (!body["tags"].is_object()) throw ServiceError(400, "invalid_tag", "tags must be an object");
+                   tags.emplace();
+                   for (const auto& [k, v] : body["tags"].items()) {
+                     if (!v.is_string()) throw ServiceError(400, "invalid_tag", "tag " + k + ": the value must be a string");
+                     (*tags)[k] = v.template get<std::string>();
+                   }
+                 }
+                 return reply_later(ctx, req, [&ctx, device, report, tags] {
+                   if (tags) ctx.groups.report_tags(device, *tags);
                    CheckInService::Answer a = ctx.checkin.check_in(device, report);
                    nlohmann::json running = a.image_known ? nlohmann::json(a.running_version) : nlohmann::json(nullptr);
                    if (!a.update)

@@ -246,6 +246,30 @@ const std::vector<Migration>& migrations() {
            "DROP TABLE firmware_v1",
        },
        create_default_product},
+      // Version 3: device tags (key=value, set by an admin or reported by
+      // the device; an admin's value wins) and device groups: static ones
+      // with their members, dynamic ones with a filter (services'
+      // device_filter.h) and no members.
+      {3,
+       {
+           "CREATE TABLE device_tags ("
+           "  device_id TEXT NOT NULL REFERENCES devices (device_id),"
+           "  source TEXT NOT NULL,"  // 'admin' or 'device'
+           "  tag_key TEXT NOT NULL,"
+           "  tag_value TEXT NOT NULL,"
+           "  PRIMARY KEY (device_id, source, tag_key))",
+           "CREATE TABLE device_groups ("
+           "  name TEXT NOT NULL PRIMARY KEY,"
+           "  filter TEXT,"  // NULL: a static group
+           "  created_at BIGINT NOT NULL,"
+           "  seq BIGINT NOT NULL)",
+           "CREATE TABLE group_members ("
+           "  group_name TEXT NOT NULL REFERENCES device_groups (name),"
+           "  device_id TEXT NOT NULL REFERENCES devices (device_id),"
+           "  PRIMARY KEY (group_name, device_id))",
+           "CREATE INDEX group_members_by_device ON group_members (device_id)",
+           "INSERT INTO counters (name, value) VALUES ('groups', 0)",
+       }},
   };
   return list;
 }

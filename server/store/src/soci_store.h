@@ -1,7 +1,7 @@
 // Private to ota_store: the Store on SOCI, one implementation for SQLite
 // and PostgreSQL. Its calls are defined in store.cpp (opening, products),
-// store_firmware.cpp (firmware, patches) and store_devices.cpp (devices,
-// the update queue, histories).
+// store_firmware.cpp (firmware, patches), store_devices.cpp (devices,
+// the update queue, histories) and store_groups.cpp (tags, groups).
 //
 // Concurrency: a soci::connection_pool; each call leases one session for its
 // duration (blocking while all are busy). SQLite gets a pool of one, so its
@@ -79,6 +79,22 @@ class SociStore final : public Store {
   std::optional<UpdateAssignment> assignment(const std::string& device_id) override;
   bool clear_assignment(const std::string& device_id) override;
   std::optional<CheckInView> check_in_view(const std::string& device_id) override;
+
+  void set_device_tag(const std::string& device_id, const std::string& source, const std::string& key,
+                      const std::optional<std::string>& value) override;
+  void replace_device_tags(const std::string& device_id, const std::string& source,
+                           const std::map<std::string, std::string>& tags) override;
+  std::vector<DeviceTag> device_tags(const std::string& device_id) override;
+  std::vector<DeviceTag> all_device_tags() override;
+
+  bool create_group(const GroupRecord& g) override;
+  std::optional<GroupRecord> group(const std::string& name) override;
+  std::vector<GroupRecord> list_groups() override;
+  bool delete_group(const std::string& name) override;
+  void add_group_member(const std::string& group, const std::string& device_id) override;
+  bool remove_group_member(const std::string& group, const std::string& device_id) override;
+  std::vector<std::string> group_members(const std::string& group) override;
+  std::vector<std::pair<std::string, std::string>> all_group_members() override;
 
   void add_status(const StatusEvent& e) override;
   std::vector<StatusEvent> status_history(const std::string& device_id) override;

@@ -9,6 +9,7 @@
 #include "ota/server/checkin_service.h"
 #include "ota/server/device_service.h"
 #include "ota/server/firmware_service.h"
+#include "ota/server/group_service.h"
 #include "ota/server/patch_service.h"
 #include "ota/server/update_service.h"
 #include "ota/server/worker.h"
@@ -27,6 +28,7 @@ struct ServerContext {
   PatchService& patches;
   UpdateService& updates;
   CheckInService& checkin;
+  GroupService& groups;
   Worker& worker;            // CPU-heavy work, off the I/O threads
   std::string server_pub_pem;
 };

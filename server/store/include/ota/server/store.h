@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -108,6 +109,22 @@ struct AuditEvent {
   std::string detail;
 };
 
+// A device's tag: `key`=`value`, from an admin ("admin") or reported by the
+// device at check-in ("device"). Where both name a key the admin's wins.
+struct DeviceTag {
+  std::string device_id;
+  std::string source;
+  std::string key, value;
+};
+
+// A device group: static (no filter; its members are listed) or dynamic
+// (a filter over device attributes, services' device_filter.h; no members).
+struct GroupRecord {
+  std::string name;
+  std::optional<std::string> filter;
+  int64_t created_at = 0;
+};
+
 // Thrown for database failures (connection, constraint other than the
 // ones reported through return values, migration errors), and for writes
 // that name a device or firmware version that does not exist. what() reads
@@ -202,6 +219,30 @@ class Store {
   // nullopt if there is no such device (whether or not it is enabled, the
   // record is returned; the caller decides). Same errors as device().
   virtual std::optional<CheckInView> check_in_view(const std::string& device_id) = 0;
+
+  // Tags. set_device_tag sets one (nullopt removes it); replace_device_tags
+  // makes `tags` the whole set of `source`. Both throw StoreError for an
+  // unknown device and write nothing when nothing changes.
+  virtual void set_device_tag(const std::string& device_id, const std::string& source,
+                              const std::string& key, const std::optional<std::string>& value) = 0;
+  virtual void replace_device_tags(const std::string& device_id, const std::string& source,
+                                   const std::map<std::string, std::string>& tags) = 0;
+  virtual std::vector<DeviceTag> device_tags(const std::string& device_id) = 0;  // by source, key
+  virtual std::vector<DeviceTag> all_device_tags() = 0;                           // by device, source, key
+
+  // Groups. create_group returns false if the name exists; delete_group
+  // removes its members too (false if there is no such group).
+  // add_group_member throws StoreError for an unknown group or device, or a
+  // dynamic group; adding a member twice is no error.
+  virtual bool create_group(const GroupRecord& g) = 0;
+  virtual std::optional<GroupRecord> group(const std::string& name) = 0;
+  virtual std::vector<GroupRecord> list_groups() = 0;  // oldest first
+  virtual bool delete_group(const std::string& name) = 0;
+  virtual void add_group_member(const std::string& group, const std::string& device_id) = 0;
+  virtual bool remove_group_member(const std::string& group, const std::string& device_id) = 0;
+  virtual std::vector<std::string> group_members(const std::string& group) = 0;  // by device id
+  // Every (group, device) membership, by group then device.
+  virtual std::vector<std::pair<std::string, std::string>> all_group_members() = 0;
 
   // History, newest last: ordered by `at`, then by insertion (events in
   // the same second keep their order). add_status throws StoreError for an
