@@ -10,10 +10,13 @@ FUZZ_SECONDS ?= 300
 # Debian packages the build and the tests use: `make deps` installs them
 # with --no-install-recommends, and `make check-deps` (part of `make test`)
 # proves the list complete from what the build and the tests really used.
+# lld and llvm are listed because CMake and the sanitizers use them when
+# present (ld.lld to identify clang's linker, llvm-symbolizer for reports):
+# a machine with them must behave like a fresh one.
 DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config \
   libgtest-dev libgmock-dev libbenchmark-dev \
   libssl-dev libmbedtls-dev liblzma-dev zlib1g-dev libbz2-dev libdivsufsort-dev \
-  clang libclang-rt-14-dev valgrind xz-utils python3 python3-pycryptodome python3-cryptography python3-yaml \
+  clang lld llvm libclang-rt-14-dev valgrind xz-utils python3 python3-pycryptodome python3-cryptography python3-yaml python3-prometheus-client \
   gcc-riscv64-unknown-elf gcc-xtensa-lx106 gcc-arm-none-eabi \
   bsdiff xdelta3 zstd time openssl curl \
   librestinio-dev libasio-dev libfmt-dev libhttp-parser-dev nlohmann-json3-dev \

@@ -52,6 +52,8 @@ void log_line(Agent* a, uint8_t level, const char* a1, const char* a2, const cha
 namespace {
 
 constexpr uint8_t kMaxSwitchAttempts = 3;
+// A server's retry_after is honoured up to a day.
+constexpr uint32_t kMaxRetryAfterS = 86400;
 
 enum HttpMode : uint8_t { kHttpCollect = 0, kHttpStream = 1, kHttpStage = 2 };
 
@@ -690,6 +692,7 @@ AgentResult agent_poll(Agent* a) {
   if (a->restarting) return kAgentRestart;
   a->legacy = 0;
   a->last_detail[0] = 0;
+  a->retry_after_s = 0;
   if (deliver_report(a) == kAgentRetry) return kAgentRetry;
 
   // Check in with a fresh nonce.
@@ -735,6 +738,13 @@ AgentResult agent_poll(Agent* a) {
   if (!update) {
     if (a->in_update) abandon_download(a);
     checkpoint_remove(a);
+    uint64_t retry_after = 0;
+    if (json_get_u64(json, json_len, "retry_after", &retry_after) == kStatusOk && retry_after > 0) {
+      a->retry_after_s = retry_after > kMaxRetryAfterS ? kMaxRetryAfterS : (uint32_t)retry_after;
+      log_line(a, kLogInfo, "the server holds the update back: check in again later");
+      show(a, "deferred", a->running_version);
+      return kAgentIdle;
+    }
     show(a, "idle", a->running_version);
     return kAgentIdle;
   }
@@ -1023,6 +1033,10 @@ AgentResult agent_poll_legacy(Agent* a) {
   st.legacy_staged[0] = 0;
   st.legacy_total = 0;
   return install(a, version, sha, st.security_counter, true);
+}
+
+uint32_t agent_next_check_in_s(const Agent* a, uint32_t interval_s) {
+  return a->retry_after_s ? a->retry_after_s : interval_s;
 }
 
 const char* agent_running_version(const Agent* a) { return a->running_version; }

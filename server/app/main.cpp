@@ -2,11 +2,14 @@
 // under --data, keys made on first start).
 //
 //   ota-server [--config FILE] [--data DIR] [--listen HOST:PORT] [--db URL] [--threads N]
-//              [--tls-cert PEM --tls-key PEM]
+//              [--tls-cert PEM --tls-key PEM] [--rollout-tick MS] [--rollout-scan S]
+//              [--metrics-listen HOST:PORT]
 //
 // Sources, strongest first: flags, environment (OTA_DATA, OTA_LISTEN,
-// OTA_DB, OTA_THREADS, OTA_ADMIN_TOKEN), the config file (`key = value`
-// lines: data, listen, db, threads, tls_cert, tls_key; `#` comments), defaults.
+// OTA_DB, OTA_THREADS, OTA_ROLLOUT_TICK_MS, OTA_ROLLOUT_SCAN_S,
+// OTA_METRICS_LISTEN, OTA_ADMIN_TOKEN), the config file (`key = value`
+// lines: data, listen, db, threads, tls_cert, tls_key, rollout_tick_ms,
+// rollout_scan_s, metrics_listen; `#` comments), defaults.
 // Stops gracefully on SIGINT or SIGTERM. Exit status: 0 after a clean stop,
 // 1 when it cannot start, 2 on a usage error.
 #include <signal.h>
@@ -25,6 +28,7 @@
 #include "ota/server/routes.h"
 #include "ota/server/server_keys.h"
 #include "ota/server/store.h"
+#include "rollout_timer.h"
 
 namespace {
 
@@ -37,6 +41,9 @@ struct Options {
   std::string db;  // default: sqlite3://DATA/ota.db
   size_t threads = 2;
   std::optional<std::string> tls_cert, tls_key;
+  int64_t rollout_tick_ms = 2000;  // the rollout engine's timer
+  int64_t rollout_scan_s = 30;     // how often a rollout looks for late joiners
+  std::optional<std::string> metrics_listen;  // plain HTTP, GET /metrics without a token
 };
 
 struct UsageError : std::runtime_error {
@@ -46,6 +53,16 @@ struct UsageError : std::runtime_error {
 std::string env_or(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
   return (v && *v) ? std::string(v) : fallback;
+}
+
+int64_t parse_positive(const std::string& v, const char* what, int64_t max) {
+  try {
+    size_t used = 0;
+    long long n = std::stoll(v, &used);
+    if (used == v.size() && n >= 1 && n <= max) return n;
+  } catch (const std::exception&) {
+  }
+  throw UsageError(std::string(what) + " must be 1.." + std::to_string(max) + ", got '" + v + "'");
 }
 
 size_t parse_threads(const std::string& v) {
@@ -80,6 +97,9 @@ void apply_config_file(const fs::path& path, Options& o) {
     else if (key == "threads") o.threads = parse_threads(value);
     else if (key == "tls_cert") o.tls_cert = value;
     else if (key == "tls_key") o.tls_key = value;
+    else if (key == "rollout_tick_ms") o.rollout_tick_ms = parse_positive(value, "rollout_tick_ms", 3600000);
+    else if (key == "rollout_scan_s") o.rollout_scan_s = parse_positive(value, "rollout_scan_s", 86400);
+    else if (key == "metrics_listen") o.metrics_listen = value;
     else throw UsageError(path.string() + ":" + std::to_string(n) + ": unknown key '" + key + "'");
   }
 }
@@ -93,6 +113,11 @@ Options parse(int argc, char** argv) {
   o.listen = env_or("OTA_LISTEN", o.listen);
   o.db = env_or("OTA_DB", o.db);
   if (const char* t = std::getenv("OTA_THREADS"); t && *t) o.threads = parse_threads(t);
+  if (const char* t = std::getenv("OTA_ROLLOUT_TICK_MS"); t && *t)
+    o.rollout_tick_ms = parse_positive(t, "OTA_ROLLOUT_TICK_MS", 3600000);
+  if (const char* t = std::getenv("OTA_ROLLOUT_SCAN_S"); t && *t)
+    o.rollout_scan_s = parse_positive(t, "OTA_ROLLOUT_SCAN_S", 86400);
+  if (const char* t = std::getenv("OTA_METRICS_LISTEN"); t && *t) o.metrics_listen = t;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -106,6 +131,9 @@ Options parse(int argc, char** argv) {
     else if (a == "--threads") o.threads = parse_threads(value());
     else if (a == "--tls-cert") o.tls_cert = value();
     else if (a == "--tls-key") o.tls_key = value();
+    else if (a == "--rollout-tick") o.rollout_tick_ms = parse_positive(value(), "--rollout-tick", 3600000);
+    else if (a == "--rollout-scan") o.rollout_scan_s = parse_positive(value(), "--rollout-scan", 86400);
+    else if (a == "--metrics-listen") o.metrics_listen = value();
     else if (a == "-h" || a == "--help") throw UsageError("help");
     else throw UsageError("unknown option " + a);
   }
@@ -115,21 +143,27 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-HttpConfig http_config(const Options& o) {
+// HOST:PORT (or [v6]:PORT) into an HttpConfig; `flag` names the option.
+HttpConfig listen_config(const std::string& listen, const char* flag) {
   HttpConfig c;
-  auto colon = o.listen.rfind(':');
-  if (colon == std::string::npos || colon == 0) throw UsageError("--listen expects HOST:PORT");
-  c.address = o.listen.substr(0, colon);
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) throw UsageError(std::string(flag) + " expects HOST:PORT");
+  c.address = listen.substr(0, colon);
   if (c.address.size() > 2 && c.address.front() == '[' && c.address.back() == ']')
     c.address = c.address.substr(1, c.address.size() - 2);  // [::1]:8000
   unsigned long port = 0;
   try {
-    port = std::stoul(o.listen.substr(colon + 1));
+    port = std::stoul(listen.substr(colon + 1));
   } catch (const std::exception&) {
-    throw UsageError("--listen: bad port in " + o.listen);
+    throw UsageError(std::string(flag) + ": bad port in " + listen);
   }
-  if (port == 0 || port > 65535) throw UsageError("--listen: port must be 1..65535");
+  if (port == 0 || port > 65535) throw UsageError(std::string(flag) + ": port must be 1..65535");
   c.port = static_cast<uint16_t>(port);
+  return c;
+}
+
+HttpConfig http_config(const Options& o) {
+  HttpConfig c = listen_config(o.listen, "--listen");
   c.threads = o.threads;
   c.tls_cert = o.tls_cert;
   c.tls_key = o.tls_key;
@@ -141,15 +175,24 @@ HttpConfig http_config(const Options& o) {
 int main(int argc, char** argv) {
   Options opt;
   HttpConfig http;
+  std::optional<HttpConfig> metrics_http;
   try {
     opt = parse(argc, argv);
     http = http_config(opt);
+    if (opt.metrics_listen) {
+      metrics_http = listen_config(*opt.metrics_listen, "--metrics-listen");
+      metrics_http->threads = 1;
+      if (metrics_http->address == http.address && metrics_http->port == http.port)
+        throw UsageError("--metrics-listen must differ from --listen");
+    }
   } catch (const UsageError& e) {
     if (std::string(e.what()) != "help") std::fprintf(stderr, "ota-server: %s\n", e.what());
     std::fprintf(stderr,
                  "usage: ota-server [--config FILE] [--data DIR] [--listen HOST:PORT] [--db URL] "
-                 "[--threads N] [--tls-cert PEM --tls-key PEM]\n"
-                 "environment: OTA_DATA, OTA_LISTEN, OTA_DB, OTA_THREADS, OTA_ADMIN_TOKEN\n");
+                 "[--threads N] [--tls-cert PEM --tls-key PEM] [--rollout-tick MS] [--rollout-scan S] "
+                 "[--metrics-listen HOST:PORT]\n"
+                 "environment: OTA_DATA, OTA_LISTEN, OTA_DB, OTA_THREADS, OTA_ROLLOUT_TICK_MS, "
+                 "OTA_ROLLOUT_SCAN_S, OTA_METRICS_LISTEN, OTA_ADMIN_TOKEN\n");
     return 2;
   }
 
@@ -172,23 +215,35 @@ int main(int argc, char** argv) {
     AdminAuth admin(token.hash);
     FirmwareService firmware(*store, artifacts);
     DeviceService devices(*store, keys.master);
+    Metrics metrics;
+    MetricsService metrics_service(*store, metrics);
     PatchService patches(*store, artifacts, firmware, keys.signing);
-    UpdateService updates(*store);
+    patches.set_metrics(&metrics);
+    RolloutService::Options rollout_options;
+    rollout_options.scan_interval = opt.rollout_scan_s;
+    RolloutService rollouts(*store, {}, rollout_options);
+    UpdateService updates(*store, {}, &rollouts);
     GroupService groups(*store);
-    CheckInService checkin(*store, artifacts, firmware, patches, devices, updates, keys.signing, keys.master);
+    CheckInService checkin(*store, artifacts, firmware, patches, devices, updates, keys.signing, keys.master, {},
+                           &rollouts);
     // Images a version-1 database kept in the original layout for another
     // product go to that product's folder before anything is served.
     if (size_t moved = firmware.relocate_v1_files())
       std::printf("moved %zu firmware image(s) of version-1 products to storage/products/\n", moved);
     Worker worker(1);  // patch generation: one core, leaving the other to the I/O threads
-    ServerContext ctx{*store,  artifacts, admin,   firmware, devices, patches,
-                      updates, checkin,   groups,  worker,   keys.signing.public_pem()};
+    ServerContext ctx{*store,  artifacts, admin,    firmware, devices, patches,         updates,
+                      checkin, groups,    rollouts, worker,   metrics, metrics_service, keys.signing.public_pem()};
     RunningServer server = start_http(http, make_router(ctx));
+    std::optional<RunningServer> metrics_server;
+    if (metrics_http) metrics_server = start_http(*metrics_http, make_metrics_router(ctx));
+    RolloutTimer rollout_timer(rollouts, std::chrono::milliseconds(opt.rollout_tick_ms));
 
     std::string url = (opt.tls_cert ? "https://" : "http://") + opt.listen;
     bool postgres = opt.db.rfind("postgresql://", 0) == 0 || opt.db.rfind("postgres://", 0) == 0;
     std::printf("ota-server listening on %s (data %s, database %s)\n", url.c_str(),
                 fs::absolute(opt.data).lexically_normal().c_str(), postgres ? "PostgreSQL" : "SQLite");
+    if (opt.metrics_listen)
+      std::printf("metrics (no token) on http://%s/metrics\n", opt.metrics_listen->c_str());
     if (keys.created)
       std::printf("made the signing key and master key in %s (keep them; mode 0600)\n",
                   (opt.data / "keys").c_str());
@@ -204,7 +259,9 @@ int main(int argc, char** argv) {
     std::printf("ota-server: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     std::fflush(stdout);
     server.stop();
+    if (metrics_server) metrics_server->stop();
     server.wait();
+    if (metrics_server) metrics_server->wait();
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ota-server: cannot start: %s\n", e.what());

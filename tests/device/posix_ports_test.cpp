@@ -392,6 +392,8 @@ TEST(device_posix_otadata, EspIdfStateMachine) {
   EXPECT_EQ(r.slot, 1);
   EXPECT_EQ(r.state, kImagePendingVerify);
   EXPECT_TRUE(r.wrote_otadata);
+  EXPECT_STREQ(r.image.version, "2.0.0") << "the started image, as the bootloader checked it";
+  EXPECT_EQ(r.image.size, b.size());
   EXPECT_EQ(p.running_state(p.ctx), kImagePendingVerify);
   EXPECT_EQ(d.flash->otadata().selected_state, kImagePendingVerify);
 
@@ -417,6 +419,7 @@ TEST(device_posix_otadata, EspIdfStateMachine) {
   EXPECT_EQ(r.state, kImageValid);
   EXPECT_TRUE(r.fallback);
   EXPECT_EQ(r.selected_slot, 0);
+  EXPECT_STREQ(r.image.version, "2.0.0") << "the fallback's image, not the selected one's";
   EXPECT_NE(r.reason.find("never confirmed"), std::string::npos) << r.reason;
   o = d.flash->otadata();
   EXPECT_EQ(o.selected_slot, 0);

@@ -212,7 +212,8 @@ ServerProcess::~ServerProcess() {
 }
 
 bool ServerProcess::start(const fs::path& data, const fs::path& log, const std::string& admin_token,
-                          const fs::path& tls_cert, const fs::path& tls_key, std::string* error) {
+                          const fs::path& tls_cert, const fs::path& tls_key, std::string* error,
+                          const std::vector<std::string>& extra) {
   port_ = free_loopback_port();
   if (port_ == 0) {
     *error = "no free loopback port";
@@ -225,6 +226,7 @@ bool ServerProcess::start(const fs::path& data, const fs::path& log, const std::
   if (tls_) {
     args.insert(args.end(), {"--tls-cert", tls_cert.string(), "--tls-key", tls_key.string()});
   }
+  args.insert(args.end(), extra.begin(), extra.end());
   // The /postgresql copy of the suite: a database of its own per data folder.
   try {
     std::vector<std::string> db = test::server_db_args(data);

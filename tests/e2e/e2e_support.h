@@ -89,9 +89,11 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   // Spawns bin_dir()/ota-server --data DATA --listen 127.0.0.1:PORT
-  // [--tls-cert CERT --tls-key KEY] with OTA_ADMIN_TOKEN=token; output to LOG.
+  // [--tls-cert CERT --tls-key KEY] EXTRA... with OTA_ADMIN_TOKEN=token;
+  // output to LOG.
   bool start(const fs::path& data, const fs::path& log, const std::string& admin_token,
-             const fs::path& tls_cert, const fs::path& tls_key, std::string* error);
+             const fs::path& tls_cert, const fs::path& tls_key, std::string* error,
+             const std::vector<std::string>& extra = {});
   // Waits until GET /healthz answers 200 (verifying the certificate with ca).
   bool wait_ready(const std::string& ca_file, int timeout_ms, std::string* error);
   // SIGTERM, then waits up to 10 s; the exit code (-1: timeout, then SIGKILL).

@@ -43,7 +43,9 @@ std::vector<uint8_t> read_blob(const StatePort& p, uint8_t blob) {
   uint32_t size = 0;
   EXPECT_EQ(p.size(p.ctx, blob, &size), 0);
   std::vector<uint8_t> out(size);
-  if (size) EXPECT_EQ(p.read(p.ctx, blob, 0, out.data(), size), 0);
+  if (size) {
+    EXPECT_EQ(p.read(p.ctx, blob, 0, out.data(), size), 0);
+  }
   return out;
 }
 

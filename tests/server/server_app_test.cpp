@@ -28,6 +28,7 @@
 #include "ota/delta/sha256.h"
 #include "ota/envelope.h"
 #include "ota/patch_decoder.h"
+#include "metrics_parse.h"
 #include "ota/server/crypto.h"
 #include "test_postgres.h"
 #include "test_support.h"
@@ -62,6 +63,7 @@ const std::string kAdminAuth = "Bearer " + kAdminToken;
 struct HttpResult {
   long status = 0;
   std::string body;
+  std::string content_type;  // of http_get's responses
 };
 
 HttpResult http_get(const std::string& url, const std::string& auth = "", const std::string& range = "") {
@@ -75,7 +77,11 @@ HttpResult http_get(const std::string& url, const std::string& auth = "", const 
   if (!auth.empty()) headers = curl_slist_append(headers, ("Authorization: " + auth).c_str());
   if (!range.empty()) headers = curl_slist_append(headers, ("Range: " + range).c_str());
   if (headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  if (curl_easy_perform(c) == CURLE_OK) {
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    char* type = nullptr;
+    if (curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &type) == CURLE_OK && type) r.content_type = type;
+  }
   curl_slist_free_all(headers);
   curl_easy_cleanup(c);
   return r;
@@ -283,6 +289,58 @@ TEST_F(ServerApp, AdminRoutesNeedTheToken) {
   EXPECT_EQ(missing.status, 404);
   EXPECT_NE(missing.body.find("\"not_found\""), std::string::npos);
   EXPECT_EQ(s.stop(), 0);
+}
+
+// /metrics: the admin token on the main listener, none on a listener of
+// its own (which serves nothing else); every request counted by its
+// route's pattern and status; the exposition as Prometheus parses it.
+TEST_F(ServerApp, MetricsWithTheTokenOrOnTheirOwnListener) {
+  const std::string auth = "Bearer " + kAdminToken;
+  const uint16_t metrics_port = free_loopback_port();
+  const std::string metrics_url = "http://127.0.0.1:" + std::to_string(metrics_port) + "/metrics";
+  ServerProcess s(data_, free_loopback_port(), {"OTA_ADMIN_TOKEN=" + kAdminToken},
+                  {"--metrics-listen", "127.0.0.1:" + std::to_string(metrics_port)});
+  ASSERT_TRUE(s.wait_ready()) << s.output();
+  EXPECT_EQ(http_get(s.url("/metrics")).status, 401);
+  EXPECT_EQ(http_post_raw(s.url("/api/v1/devices"), auth, "application/json", R"({"device_id":"m1"})").status, 201);
+  EXPECT_EQ(http_get(s.url("/api/v1/devices/m1"), auth).status, 200);
+  EXPECT_EQ(http_get(s.url("/api/v1/devices/nobody"), auth).status, 404);
+  EXPECT_EQ(http_get(s.url("/api/v1/devices?filter=colour%3Dred"), auth).status, 400);
+  EXPECT_EQ(http_get(s.url("/no/such/route")).status, 404);
+
+  HttpResult m = http_get(s.url("/metrics"), auth);
+  ASSERT_EQ(m.status, 200) << m.body;
+  EXPECT_EQ(m.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  std::string error;
+  nlohmann::json j = test::parse_metrics(m.body, &error);
+  ASSERT_FALSE(j.is_null()) << error << m.body;
+  auto requests = [&](const char* method, const char* route, const char* status) {
+    return test::metric_value(j, "ota_http_requests_total", {{"method", method}, {"route", route}, {"status", status}});
+  };
+  EXPECT_EQ(requests("GET", "/metrics", "401"), 1);
+  EXPECT_EQ(requests("POST", "/api/v1/devices", "201"), 1);
+  EXPECT_EQ(requests("GET", "/api/v1/devices/:device_id", "200"), 1);  // the pattern, not the path
+  EXPECT_EQ(requests("GET", "/api/v1/devices/:device_id", "404"), 1);
+  EXPECT_EQ(requests("GET", "/api/v1/devices", "400"), 1);
+  EXPECT_EQ(requests("GET", "unmatched", "404"), 1);
+  EXPECT_EQ(test::metric_value(j, "ota_http_request_duration_seconds_count",
+                               {{"method", "GET"}, {"route", "/api/v1/devices/:device_id"}}),
+            2);
+  EXPECT_EQ(test::metric_value(j, "ota_devices", {{"product", "default"}, {"state", "never_seen"}}), 1);
+
+  // The listener of its own: no token, /metrics only.
+  HttpResult open = http_get(metrics_url);
+  ASSERT_EQ(open.status, 200) << open.body;
+  j = test::parse_metrics(open.body, &error);
+  ASSERT_FALSE(j.is_null()) << error;
+  EXPECT_EQ(requests("GET", "/metrics", "200"), 1);  // the scrape on the main listener, counted after it
+  EXPECT_EQ(http_get("http://127.0.0.1:" + std::to_string(metrics_port) + "/api/v1/devices", auth).status, 404);
+  EXPECT_EQ(s.stop(), 0);
+  // The same address twice is a usage error.
+  ServerProcess twice(dir_ / "twice", metrics_port, {"OTA_ADMIN_TOKEN=" + kAdminToken},
+                      {"--metrics-listen", "127.0.0.1:" + std::to_string(metrics_port)});
+  EXPECT_EQ(twice.wait_exit(), 2) << twice.output();
+  EXPECT_NE(twice.output().find("--metrics-listen must differ from --listen"), std::string::npos) << twice.output();
 }
 
 TEST_F(ServerApp, ConfigFileEnvironmentAndFlagsInThatOrder) {
@@ -773,6 +831,14 @@ TEST_F(ServerApp, GroupsTagsAndFiltersThroughOtactl) {
   ASSERT_EQ(listed.size(), 2u) << hw.out;
   EXPECT_EQ(listed[0]["device_id"], "lamp-1");
   EXPECT_EQ(listed[1]["device_id"], "lamp-2");
+  // A query typed by hand (an unescaped "=" in the value) is
+  // taken; a broken escape is a 400, never an internal error.
+  HttpResult typed = http_get(s.url("/api/v1/devices?filter=tag.hw=B%20and%20product=lamp"), "Bearer " + token);
+  ASSERT_EQ(typed.status, 200) << typed.body;
+  EXPECT_EQ(nlohmann::json::parse(typed.body)["devices"].size(), 2u) << typed.body;
+  HttpResult broken = http_get(s.url("/api/v1/devices?filter=%zz"), "Bearer " + token);
+  EXPECT_EQ(broken.status, 400) << broken.body;
+  EXPECT_NE(broken.body.find("bad_query"), std::string::npos) << broken.body;
   CommandResult bad = otactl(dir_, g + "device list --filter 'colour=red'");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("400 invalid_filter: filter: at character 1: unknown field 'colour'"), std::string::npos)

@@ -732,6 +732,147 @@ TEST_P(StoreTest, StaticAndDynamicGroups) {
   EXPECT_TRUE(store->group_members("beta").empty());
 }
 
+// --- rollouts ---
+
+// A rollout of version 1.1 of wled to `ids`, one wave.
+RolloutSnapshot rollout_of(const std::vector<std::string>& ids) {
+  RolloutSnapshot s;
+  RolloutRecord& r = s.rollout;
+  r.product = "wled";
+  r.version = "1.1";
+  r.target_kind = "filter";
+  r.target = "product=wled";
+  r.waves = "100%";
+  r.success = {true, 9500};
+  r.max_failures = {false, 2};
+  r.confirm_within = 1800;
+  r.max_downloads = 10;
+  r.order = "random:7";
+  r.state = RolloutState::kRunning;
+  r.halted_by = {};
+  r.created_at = r.updated_at = kT0;
+  s.waves.push_back({0, "100%", ids.size(), true, false, kT0, 0});
+  for (size_t i = 0; i < ids.size(); ++i) {
+    MemberRecord m;
+    m.device_id = ids[i];
+    m.position = static_cast<int64_t>(i);
+    m.state = MemberState::kAssigned;
+    m.attempts = 1;
+    m.updated_at = kT0;
+    s.members.push_back(m);
+  }
+  return s;
+}
+
+TEST_P(StoreTest, RolloutsRoundTripAndADeviceIsInOneActiveRolloutOnly) {
+  auto store = open();
+  for (const char* v : {"1.0", "1.1"}) ASSERT_TRUE(store->insert_firmware(fw(v)));
+  for (const char* id : {"d1", "d2", "d3"}) ASSERT_TRUE(store->insert_device(dev(id)));
+  RolloutSnapshot a = rollout_of({"d1", "d2"});
+  a.rollout.halted_by = {"d9", "d8"};
+  auto id = store->create_rollout(a, {kT0, "admin", "rollout.create", "version=1.1"});
+  ASSERT_TRUE(id);
+  auto back = store->rollout(*id);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->rollout.id, *id);
+  EXPECT_EQ(back->rollout.revision, 1);
+  EXPECT_EQ(back->rollout.success.text(), "95%");
+  EXPECT_EQ(back->rollout.max_failures.text(), "2");
+  EXPECT_EQ(back->rollout.halted_by, (std::vector<std::string>{"d9", "d8"}));
+  EXPECT_EQ(back->rollout.order, "random:7");
+  ASSERT_EQ(back->members.size(), 2u);
+  EXPECT_EQ(back->members[1].device_id, "d2");
+  EXPECT_EQ(back->members[1].state, MemberState::kAssigned);
+  EXPECT_EQ(back->members[1].revision, 1);
+  EXPECT_EQ(back->waves[0].planned, 2u);
+  EXPECT_EQ(store->rollout_of_device("d1"), id);
+  EXPECT_FALSE(store->rollout_of_device("d3"));
+  EXPECT_EQ(store->audit_log(1)[0].detail, "rollout=" + std::to_string(*id) + " version=1.1");
+  // d2 is taken: a second rollout over it is refused, and writes nothing.
+  EXPECT_FALSE(store->create_rollout(rollout_of({"d3", "d2"}), {kT0, "admin", "rollout.create", ""}));
+  EXPECT_FALSE(store->rollout_of_device("d3"));
+  EXPECT_EQ(store->list_rollouts().size(), 1u);
+  EXPECT_EQ(store->active_rollouts(), std::vector<int64_t>{*id});
+  EXPECT_TRUE(store->add_rollout_member(*id, rollout_of({"d3"}).members[0])) << "a late joiner";
+  EXPECT_FALSE(store->add_rollout_member(*id, rollout_of({"d3"}).members[0])) << "once";
+  EXPECT_EQ(store->rollout(*id)->members.size(), 3u);
+}
+
+TEST_P(StoreTest, ARolloutStepIsWrittenWholeOrNotAtAll) {
+  auto store = open();
+  for (const char* v : {"1.0", "1.1"}) ASSERT_TRUE(store->insert_firmware(fw(v)));
+  for (const char* id : {"d1", "d2"}) ASSERT_TRUE(store->insert_device(dev(id)));
+  int64_t id = *store->create_rollout(rollout_of({"d1", "d2"}), {kT0, "admin", "rollout.create", ""});
+  RolloutSnapshot s = *store->rollout(id);
+  RolloutWrite w;
+  w.rollout = s.rollout;
+  w.expected_revision = s.rollout.revision;
+  w.members = s.members;
+  for (MemberRecord& m : w.members) m.holds = true;
+  w.assign = {"d1", "d2"};
+  w.audit = {{kT0, "server", "rollout.wave", "started"}};
+  ASSERT_TRUE(store->write_rollout_step(w));
+  EXPECT_EQ(store->assignment("d1")->new_version, "1.1");
+  EXPECT_EQ(store->assignment("d2")->product, "wled");
+  EXPECT_EQ(store->rollout(id)->rollout.revision, 2);
+  EXPECT_EQ(store->rollout(id)->members[0].revision, 2);
+  EXPECT_FALSE(store->write_rollout_step(w)) << "the same step on a stale revision";
+
+  // A report moves d2 on between a read and its write: the step is refused
+  // whole (its rollout row and d1 stay as they were).
+  s = *store->rollout(id);
+  MemberRecord d2 = s.members[1];
+  d2.state = MemberState::kConfirmed;
+  ASSERT_TRUE(store->update_rollout_member(id, d2, d2.revision));
+  EXPECT_FALSE(store->update_rollout_member(id, d2, d2.revision)) << "compare and set";
+  RolloutWrite stale;
+  stale.rollout = s.rollout;
+  stale.rollout.state = RolloutState::kCompleted;
+  stale.expected_revision = s.rollout.revision;
+  stale.members = s.members;  // d2 with its old revision
+  for (MemberRecord& m : stale.members) m.holds = false;
+  stale.unassign = {"d1", "d2"};
+  EXPECT_FALSE(store->write_rollout_step(stale));
+  EXPECT_EQ(store->rollout(id)->rollout.state, RolloutState::kRunning);
+  EXPECT_TRUE(store->assignment("d1")) << "nothing of the refused step";
+  EXPECT_EQ(store->rollout_of_device("d1"), id);
+
+  // Over: the members are free, and only the rollout's own assignments go.
+  store->assign_update({"d2", "wled", "", "1.0", kT0});  // someone else's assignment
+  s = *store->rollout(id);
+  RolloutWrite done;
+  done.rollout = s.rollout;
+  done.rollout.state = RolloutState::kCompleted;
+  done.expected_revision = s.rollout.revision;
+  done.unassign = {"d1", "d2"};
+  ASSERT_TRUE(store->write_rollout_step(done));
+  EXPECT_FALSE(store->assignment("d1"));
+  EXPECT_EQ(store->assignment("d2")->new_version, "1.0") << "not the rollout's: kept";
+  EXPECT_FALSE(store->rollout_of_device("d1"));
+  EXPECT_TRUE(store->active_rollouts().empty());
+  auto history = store->device_rollouts("d2");
+  ASSERT_EQ(history.size(), 1u);
+  EXPECT_EQ(history[0].second.state, MemberState::kConfirmed);
+}
+
+TEST_P(StoreTest, AdmissionsCountDownloadsInProgress) {
+  auto store = open();
+  for (const char* v : {"1.0", "1.1"}) ASSERT_TRUE(store->insert_firmware(fw(v)));
+  for (const char* id : {"d1", "d2", "d3"}) ASSERT_TRUE(store->insert_device(dev(id)));
+  RolloutSnapshot s = rollout_of({"d1", "d2", "d3"});
+  s.members[2].state = MemberState::kWaiting;
+  int64_t id = *store->create_rollout(s, {kT0, "admin", "rollout.create", ""});
+  EXPECT_EQ(store->admit_rollout_download(id, "d1", 1, kT0 + 5), Admission::kAdmitted);
+  EXPECT_EQ(store->rollout(id)->members[0].state, MemberState::kDownloading);
+  EXPECT_EQ(store->rollout(id)->members[0].started_at, kT0 + 5);
+  EXPECT_EQ(store->admit_rollout_download(id, "d2", 1, kT0 + 6), Admission::kCapReached);
+  EXPECT_EQ(store->admit_rollout_download(id, "d1", 1, kT0 + 7), Admission::kAdmitted) << "already started";
+  EXPECT_EQ(store->rollout(id)->members[0].started_at, kT0 + 5) << "its start is kept";
+  EXPECT_EQ(store->admit_rollout_download(id, "d2", 0, kT0 + 8), Admission::kAdmitted) << "no cap";
+  EXPECT_EQ(store->admit_rollout_download(id, "d3", 0, kT0 + 8), Admission::kNotAssigned);
+  EXPECT_EQ(store->admit_rollout_download(id, "ghost", 0, kT0 + 8), Admission::kNotAssigned);
+}
+
 // --- histories ---
 
 TEST_P(StoreTest, StatusHistoryIsOrderedNewestLast) {

@@ -27,6 +27,11 @@ fs::path bin_dir() {
   return (env && *env) ? fs::path(env) : fs::path(OTA_DEFAULT_BIN_DIR);
 }
 
+fs::path python() {
+  const char* env = std::getenv("OTA_PYTHON");
+  return (env && *env) ? fs::path(env) : fs::path(OTA_DEFAULT_PYTHON);
+}
+
 std::optional<fs::path> corpus_dir() {
   if (const char* env = std::getenv("OTA_CORPUS"); env && *env) {
     if (fs::exists(fs::path(env) / "MANIFEST.tsv")) return fs::path(env);

@@ -37,6 +37,9 @@ using fwgen::synthetic_image;
 // the build's own paths.
 std::filesystem::path source_dir();
 std::filesystem::path bin_dir();
+// Debian's Python, whose modules `make deps` installs: $OTA_PYTHON, else
+// the one CMake found.
+std::filesystem::path python();
 
 // A loopback TCP port nobody listens on right now (bound, then closed): a
 // server a test starts may still lose it to another process in between.

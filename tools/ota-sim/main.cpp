@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <curl/curl.h>
 #include <cstdio>
@@ -51,6 +52,9 @@ const char kUsage[] =
     "  --power-cut-after N   the power fails after N flash bytes written or erased\n"
     "  --power-cut-random SEED  ... after a random number of them (up to twice the image size)\n"
     "  --fail-self-test      the self-test of any image but the factory one fails\n"
+    "  --fail-self-test-fraction F  with --fleet: that share of the devices (0..1, rounded to whole\n"
+    "                        devices, chosen by --seed) fails it; the summary lists them\n"
+    "  --seed N              the seed of that choice (default 1)\n"
     "  --no-checkpoint       no delta resume: a reset restarts the download from zero\n"
     "  --checkpoint-interval BYTES  payload bytes between checkpoints (default 65536)\n"
     "  --ram BYTES          decoder RAM (struct + workspace; default the 32 KiB mode's);\n"
@@ -66,6 +70,7 @@ const char kUsage[] =
     "  --summary FILE        also write the JSON summary to FILE\n"
     "outcomes (the summary's last line): updated, up_to_date, rolled_back, failed, refused (the server\n"
     "  answered 4xx; error has the status and code), server_error (5xx), offline (no answer),\n"
+    "  deferred (the server holds the update back and asks for a later check-in: a rollout's cap),\n"
     "  bricked, boot_loop, error\n";
 
 std::atomic<bool> g_stop{false};
@@ -88,6 +93,8 @@ struct Options {
   double poll_seconds = -1;
   uint64_t cycles = 0;
   int64_t power_cut_seed = -1;
+  double fail_fraction = -1;  // --fail-self-test-fraction; < 0: not given
+  uint64_t seed = 1;
   uint64_t fleet = 0;
   unsigned threads = 32;
   bool quiet = false;
@@ -205,6 +212,21 @@ int run_fleet(const Options& o) {
       return 1;
     }
   }
+  // The devices whose new image fails its self-test: exactly the share
+  // asked for, rounded, drawn with the seed (the same seed, the same ones).
+  std::vector<bool> fails(bundles.size(), o.cfg.fail_self_test);
+  std::vector<std::string> failing;
+  if (o.fail_fraction >= 0) {
+    std::vector<size_t> order(bundles.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::mt19937_64 rng(o.seed);
+    std::shuffle(order.begin(), order.end(), rng);
+    const size_t k = static_cast<size_t>(std::llround(o.fail_fraction * static_cast<double>(bundles.size())));
+    for (size_t i = 0; i < k; ++i) fails[order[i]] = true;
+  }
+  for (size_t i = 0; i < bundles.size(); ++i)
+    if (fails[i]) failing.push_back(loaded[i].device_id);
+  std::sort(failing.begin(), failing.end());
   std::mutex mu;
   std::map<std::string, uint64_t> outcomes;
   uint64_t bytes = 0, resumes = 0, polls = 0;
@@ -219,8 +241,13 @@ int run_fleet(const Options& o) {
       for (size_t i = next++; i < bundles.size() && !g_stop.load(); i = next++) {
         SimConfig cfg = o.cfg;
         cfg.bundle = loaded[i];
+        cfg.fail_self_test = fails[i];
         cfg.state_dir = (fs::path(o.cfg.state_dir) / cfg.bundle.device_id).string();
-        cfg.keep_open = false;
+        // The device lives for this one run (its SimDevice is gone after
+        // it), so its flash file stays open only that long: at most one
+        // file per thread. Reopening it for every read cost a fleet of
+        // WLED-sized images a third of its time.
+        cfg.keep_open = true;
         cfg.durable = false;
         cfg.out = o.quiet ? nullptr : stdout;
         cfg.prefix = cfg.bundle.device_id + ": ";
@@ -256,7 +283,16 @@ int run_fleet(const Options& o) {
                       {"bytes_downloaded", bytes},   {"resumes", resumes},
                       {"seconds", secs},             {"threads", n},
                       {"peak_rss_kb", peak_rss_kb()}, {"errors", errors}};
+  if (o.fail_fraction >= 0 || o.cfg.fail_self_test) j["failing_self_test"] = failing;
   std::printf("%s\n", j.dump().c_str());
+  if (!o.summary_file.empty()) {
+    std::ofstream f(o.summary_file);
+    f << j.dump() << "\n";
+    if (!f.flush()) {
+      std::fprintf(stderr, "ota-sim: cannot write %s\n", o.summary_file.c_str());
+      return 1;
+    }
+  }
   bool bad = outcomes.count("error") || outcomes.count("bricked") || outcomes.count("boot_loop") ||
              outcomes.count("failed") || outcomes.count("offline") ||
              outcomes.count("refused") || outcomes.count("server_error");
@@ -329,6 +365,14 @@ int main(int argc, char** argv) {
       o.power_cut_seed = static_cast<int64_t>(n);
     } else if (a == "--fail-self-test") {
       o.cfg.fail_self_test = true;
+    } else if (a == "--fail-self-test-fraction") {
+      char* end = nullptr;
+      if (!(v = value("--fail-self-test-fraction"))) return usage_error("--fail-self-test-fraction needs 0..1");
+      o.fail_fraction = std::strtod(v, &end);
+      if (*end || !(o.fail_fraction >= 0 && o.fail_fraction <= 1))
+        return usage_error("--fail-self-test-fraction needs a share from 0 to 1");
+    } else if (a == "--seed") {
+      if (!parse_u64(value("--seed"), &o.seed)) return usage_error("--seed needs a number");
     } else if (a == "--tag") {
       if (!(v = value("--tag")) || !std::strchr(v, '=') || std::strchr(v, ','))
         return usage_error("--tag needs KEY=VALUE (no comma)");
@@ -388,6 +432,8 @@ int main(int argc, char** argv) {
     int rc = provision_fleet(o);
     if (rc != 0) return rc;
   }
+  if (o.fail_fraction >= 0 && !o.fleet)
+    return usage_error("--fail-self-test-fraction goes with --fleet N (one device: --fail-self-test)");
   if (o.fleet) return run_fleet(o);
 
   std::string err;

@@ -215,13 +215,7 @@ struct SimDevice::Impl {
       AgentConfig ac{};
       ac.device_id = cfg.bundle.device_id.c_str();
       ac.product = cfg.bundle.product.c_str();
-      EspImageInfo info{};
-      if (flash->check_image(br.slot, &info) != kStatusOk) {
-        sum.outcome = "bricked";
-        sum.error = "booted an image that does not check";
-        return false;
-      }
-      ac.chip_id = info.chip_id;
+      ac.chip_id = br.image.chip_id;  // the bootloader checked the image it started
       ac.token = cfg.bundle.token.c_str();
       std::copy(cfg.bundle.device_key.begin(), cfg.bundle.device_key.end(), ac.device_key);
       std::copy(cfg.bundle.server_public_key.begin(), cfg.bundle.server_public_key.end(),
@@ -275,6 +269,8 @@ struct SimDevice::Impl {
       else if (last == kAgentRetry) sum.outcome = "offline";
       else if (sha != initial_sha) sum.outcome = "updated";
       else if (rolled) sum.outcome = "rolled_back";
+      // Held back (a rollout's download cap): told to come back later.
+      else if (agent && agent->retry_after_s > 0) sum.outcome = "deferred";
       else sum.outcome = "up_to_date";
     }
     if (agent && booted) {
@@ -283,6 +279,7 @@ struct SimDevice::Impl {
     }
     sum.slot = flash->running_slot();
     sum.flash_units = power.used() - units_at_start;
+    if (sum.outcome == "deferred") sum.error = "the server asked to check in again in " + std::to_string(agent->retry_after_s) + " s";
     if (sum.outcome != "updated" && sum.outcome != "up_to_date" && sum.error.empty()) sum.error = last_error;
   }
 

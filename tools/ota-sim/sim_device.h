@@ -79,7 +79,8 @@ struct SimSummary {
   std::string image_sha256;    // of the image it boots
   // updated, up_to_date, rolled_back, failed, refused (the server answered
   // with an HTTP 4xx: `error` has its status and code), server_error (5xx),
-  // offline (no answer), bricked, boot_loop, error
+  // offline (no answer), deferred (the server held the update back and
+  // asked for a later check-in), bricked, boot_loop, error
   std::string outcome;
   std::string error;           // the last failure's detail
   uint64_t bytes_downloaded = 0;  // update-stream bytes received, over every boot

@@ -15,6 +15,13 @@
 //     group remove NAME DEVICE_ID
 //     group delete NAME
 //     update assign DEVICE_ID VERSION
+//     rollout create --version V (--group G | --filter EXPR) [--product P] [--waves 5%,25%,100%]
+//                    [--success 95%] [--max-failures 2%] [--confirm-within 30m] [--approve]
+//                    [--start-at WHEN] [--max-downloads N] [--retries N] [--retry-backoff 5m]
+//                    [--order ID,ID...] [--seed N]
+//     rollout list
+//     rollout show ID [--watch] [--interval S] [--devices]
+//     rollout pause|resume|approve|abort ID
 //     status
 //
 // A product not named is the server's default product, for firmware and
@@ -23,7 +30,9 @@
 // --server / OTA_SERVER (default http://127.0.0.1:8000), --token /
 // OTA_ADMIN_TOKEN, --cacert / OTA_CACERT (the CA of an https server with a
 // private certificate authority). Exit status: 0 success, 1 the server refused or could
-// not be reached (one line on stderr, with the server's error code), 2 usage.
+// not be reached (one line on stderr, with the server's error code), 2 usage;
+// rollout show --watch: 0 once the rollout completed, 1 when it halted or
+// was aborted.
 #include <curl/curl.h>
 #include <unistd.h>
 
@@ -41,152 +50,23 @@
 #include <string>
 #include <vector>
 
+#include "cli.h"
 #include "ota/server/provisioning.h"
+#include "rollout_commands.h"
 
 namespace {
 
-using nlohmann::json;
+using namespace otactl;
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-struct Options {
-  std::string server = "http://127.0.0.1:8000";
-  std::string token;
-  std::string cacert;  // CA that signs an https server's certificate (else the system's)
-  bool json = false;
-  std::vector<std::string> args;
-};
-
-struct Response {
-  long status = 0;
-  std::string body;
-};
-
-size_t collect(char* p, size_t s, size_t n, void* ud) {
-  static_cast<std::string*>(ud)->append(p, s * n);
-  return s * n;
-}
-
-int progress(void*, curl_off_t, curl_off_t, curl_off_t ultotal, curl_off_t ulnow) {
-  if (ultotal <= 0) return 0;
-  int pct = static_cast<int>(100 * ulnow / ultotal);
-  int bar = pct * 30 / 100;
-  std::fprintf(stderr, "\ruploading [%.*s%*s] %3d%% %lld/%lld bytes", bar,
-               "==============================", 30 - bar, "", pct, static_cast<long long>(ulnow),
-               static_cast<long long>(ultotal));
-  if (ulnow == ultotal) std::fputc('\n', stderr);
-  return 0;
-}
-
-class Client {
- public:
-  explicit Client(const Options& o) : o_(o) {}
-
-  Response request(const std::string& method, const std::string& path, const std::string& body = "",
-                   const std::string& content_type = "", bool show_progress = false) {
-    Response r;
-    CURL* c = curl_easy_init();
-    if (!c) throw std::runtime_error("libcurl initialisation failed");
-    std::string url = o_.server + path;
-    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_slist* headers = nullptr;
-    if (!o_.token.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + o_.token).c_str());
-    if (!content_type.empty()) headers = curl_slist_append(headers, ("Content-Type: " + content_type).c_str());
-    // No "Expect: 100-continue": the server answers the request as a whole,
-    // and libcurl would wait a second before sending a large upload.
-    headers = curl_slist_append(headers, "Expect:");
-    if (!o_.cacert.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, o_.cacert.c_str());
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    if (method == "POST" || method == "PUT") {  // a body (CUSTOMREQUEST keeps the method)
-      curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
-      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-    }
-    if (show_progress && isatty(2)) {
-      curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-      curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress);
-    }
-    CURLcode rc = curl_easy_perform(c);
-    if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(c);
-    if (rc != CURLE_OK)
-      throw std::runtime_error("cannot reach " + o_.server + ": " + curl_easy_strerror(rc));
-    return r;
-  }
-
-  // The JSON body of a 2xx answer; otherwise the server's error as an exception.
-  json ok(const Response& r) {
-    json j = json::parse(r.body, nullptr, false);
-    if (r.status >= 200 && r.status < 300 && !j.is_discarded()) return j;
-    if (!j.is_discarded() && j.contains("error"))
-      throw std::runtime_error(std::to_string(r.status) + " " + j["error"].value("code", "") + ": " +
-                               j["error"].value("message", ""));
-    throw std::runtime_error("unexpected answer from the server (HTTP " + std::to_string(r.status) + ")");
-  }
-
- private:
-  const Options& o_;
-};
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw std::runtime_error("cannot open " + path);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-
-std::string cell(const json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_null()) return "-";
-  if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
-  return v.dump();
-}
-
-// A readable table of `rows` (objects) with the given columns.
-void print_table(const json& rows, const std::vector<std::pair<std::string, std::string>>& columns) {
-  std::vector<size_t> width;
-  for (auto& [key, title] : columns) width.push_back(title.size());
-  for (const json& r : rows)
-    for (size_t i = 0; i < columns.size(); ++i)
-      width[i] = std::max(width[i], cell(r.value(columns[i].first, json())).size());
-  auto line = [&](const std::vector<std::string>& cells) {
-    std::string s;
-    for (size_t i = 0; i < cells.size(); ++i) {
-      s += cells[i];
-      if (i + 1 < cells.size()) s += std::string(width[i] - cells[i].size() + 2, ' ');
-    }
-    std::puts(s.c_str());
-  };
-  std::vector<std::string> titles;
-  for (auto& [key, title] : columns) titles.push_back(title);
-  line(titles);
-  for (const json& r : rows) {
-    std::vector<std::string> cells;
-    for (auto& [key, title] : columns) cells.push_back(cell(r.value(key, json())));
-    line(cells);
-  }
-}
-
-void print_object(const json& o) {
-  size_t w = 0;
-  for (auto& [k, v] : o.items()) w = std::max(w, k.size());
-  for (auto& [k, v] : o.items()) std::printf("%-*s  %s\n", static_cast<int>(w), k.c_str(), cell(v).c_str());
-}
-
-const std::vector<std::pair<std::string, std::string>> kFirmwareColumns = {
+const Columns kFirmwareColumns = {
     {"product", "PRODUCT"}, {"version", "VERSION"}, {"chip", "CHIP"}, {"size", "SIZE"},
     {"security_counter", "COUNTER"}, {"sha256", "SHA-256"}};
-const std::vector<std::pair<std::string, std::string>> kDeviceColumns = {
+const Columns kDeviceColumns = {
     {"device_id", "DEVICE"}, {"product", "PRODUCT"}, {"chip", "CHIP"}, {"enabled", "ENABLED"},
     {"running", "RUNNING"}, {"last_seen", "LAST SEEN"}};
-const std::vector<std::pair<std::string, std::string>> kGroupColumns = {
+const Columns kGroupColumns = {
     {"name", "GROUP"}, {"kind", "KIND"}, {"member_count", "DEVICES"}, {"filter", "FILTER"}};
-const std::vector<std::pair<std::string, std::string>> kProductColumns = {
+const Columns kProductColumns = {
     {"name", "PRODUCT"}, {"chips", "CHIPS"}, {"firmware", "FIRMWARE"}, {"devices", "DEVICES"}};
 
 // A device as the tables show it: the chip by name, and what it runs: the
@@ -206,35 +86,6 @@ json product_row(json p) {
   return p;
 }
 
-// The flags of a subcommand: the words in `positional`, the `--name value`
-// pairs in `values` (only the names in `allowed`).
-struct Flags {
-  std::vector<std::string> positional;
-  std::map<std::string, std::string> values;
-};
-Flags parse_flags(const std::vector<std::string>& a, size_t from, const std::vector<std::string>& allowed,
-                  const std::string& usage) {
-  Flags f;
-  for (size_t i = from; i < a.size(); ++i) {
-    if (a[i].rfind("--", 0) == 0) {
-      if (std::find(allowed.begin(), allowed.end(), a[i]) == allowed.end() || i + 1 >= a.size())
-        throw UsageError("usage: otactl " + usage);
-      f.values[a[i]] = a[i + 1];
-      ++i;
-    } else {
-      f.positional.push_back(a[i]);
-    }
-  }
-  return f;
-}
-
-std::string escaped(const std::string& s) {
-  char* e = curl_easy_escape(nullptr, s.c_str(), static_cast<int>(s.size()));
-  std::string out(e);
-  curl_free(e);
-  return out;
-}
-
 int run(const Options& o) {
   const auto& a = o.args;
   auto need = [&](size_t n, const char* usage) {
@@ -245,8 +96,9 @@ int run(const Options& o) {
     if (o.json) std::puts(j.dump(2).c_str());
     else human();
   };
-  if (a.empty()) throw UsageError("missing command (product, firmware, device, group, update, status)");
+  if (a.empty()) throw UsageError("missing command (product, firmware, device, group, update, rollout, status)");
   const std::string& group = a[0];
+  if (group == "rollout") return rollout_command(o, client, a);
   if (group == "status") {
     need(1, "status");
     json j = client.ok(client.request("GET", "/api/v1/status"));
@@ -421,7 +273,8 @@ int main(int argc, char** argv) {
       } else if (s == "-h" || s == "--help") {
         throw UsageError("usage: otactl [--server URL] [--token T] [--cacert CA.pem] [--json] "
                          "product list, firmware upload|list, device add|list|show|tag, "
-                         "group list|create|show|add|remove|delete, update assign, status");
+                         "group list|create|show|add|remove|delete, update assign, "
+                         "rollout create|list|show|pause|resume|approve|abort, status");
       } else {
         o.args.push_back(s);
       }

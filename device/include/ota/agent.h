@@ -7,7 +7,7 @@
 //   Agent a;                                  // static: ~3 KiB plus the buffers below
 //   agent_init(&a, &config, &ports);          // loads the persisted state, hashes the running image
 //   agent_boot(&a);                           // first boot of a new image: self-test, confirm or roll back
-//   for (;;) { agent_poll(&a); sleep(poll interval); }   // or agent_poll_legacy
+//   for (;;) { agent_poll(&a); sleep(agent_next_check_in_s(&a, interval)); }   // or agent_poll_legacy
 //
 // One agent_poll is one cycle: deliver any pending outcome report, check in
 // with a fresh nonce, verify the signed manifest (docs/protocol.md §2.2),
@@ -138,6 +138,11 @@ struct Agent {
   uint8_t running_sha256[32];
   char running_version[kMaxVersionLen + 1];
   uint8_t restarting;            // restart requested; every call returns kAgentRestart
+  // The last check-in's "retry_after": the server holds the update back for
+  // now (a rollout's download cap is reached) and asks for the next check-in
+  // after this many seconds (at most a day). 0: none. See
+  // agent_next_check_in_s.
+  uint32_t retry_after_s;
   // The update in progress.
   uint8_t manifest_buf[kManifestMaxSize];
   uint32_t manifest_len;
@@ -189,6 +194,10 @@ AgentResult agent_poll(Agent* a);
 // /get_signature/, /get_patch/ staged through the StagingPort, the detached
 // signature checked over the whole decrypted patch before it is applied.
 AgentResult agent_poll_legacy(Agent* a);
+
+// Seconds until the next agent_poll: the server's retry_after when the last
+// check-in had one, else the firmware's own `interval_s`.
+uint32_t agent_next_check_in_s(const Agent* a, uint32_t interval_s);
 
 // The version label and SHA-256 of the image the device runs now.
 const char* agent_running_version(const Agent* a);

@@ -206,6 +206,9 @@ extern "C" void app_main(void) {
     ESP_LOGI(kTag, "Starting update flow...");
     r = ota::agent_poll(&g_agent);
     ESP_LOGI(kTag, "update flow: %s", result_name(r));
-    vTaskDelay(pdMS_TO_TICKS(CONFIG_OTA_CHECK_INTERVAL_S * 1000));
+    // The server may ask for the next check-in sooner or later (retry_after).
+    // Seconds times the tick rate: pdMS_TO_TICKS would overflow its 32-bit
+    // product for a day's wait.
+    vTaskDelay((TickType_t)ota::agent_next_check_in_s(&g_agent, CONFIG_OTA_CHECK_INTERVAL_S) * configTICK_RATE_HZ);
   }
 }

@@ -287,7 +287,9 @@ void loop() {
     delay(1000);
     return;
   }
-  if (g_checked_once && millis() - g_last_check < (unsigned long)OTA_CHECK_INTERVAL_S * 1000ul) {
+  // The server may ask for the next check-in sooner or later (retry_after).
+  const unsigned long interval_s = ota::agent_next_check_in_s(&g_agent, OTA_CHECK_INTERVAL_S);
+  if (g_checked_once && millis() - g_last_check < interval_s * 1000ul) {
     delay(100);
     return;
   }

@@ -146,6 +146,15 @@ bool ArtifactStore::valid_release_name(std::string_view name) {
   return valid_release_tail(name);
 }
 
+ArtifactStore::ReleaseForm ArtifactStore::release_form(std::string_view name) {
+  ReleaseForm f;
+  f.firmware_aware = name.size() > kFirmwareAwareSuffix.size() &&
+                     name.substr(name.size() - kFirmwareAwareSuffix.size()) == kFirmwareAwareSuffix;
+  if (size_t sep = name.find(kProductSeparator); sep != std::string_view::npos) name.remove_prefix(sep + 1);
+  f.full = name.substr(0, 5) == "full_";
+  return f;
+}
+
 fs::path ArtifactStore::release_path(std::string_view name, std::string_view ext) const {
   if (!valid_release_name(name) || (ext != "rec" && ext != "json"))
     throw std::invalid_argument("invalid release name");

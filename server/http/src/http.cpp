@@ -3,6 +3,7 @@
 #include <restinio/tls.hpp>
 
 #include <atomic>
+#include <utility>
 
 namespace ota::server {
 
@@ -60,8 +61,38 @@ RunningServer start_http(const HttpConfig& c, std::unique_ptr<Router> router) {
   return wrap(restinio::run_async(restinio::own_io_context(), std::move(settings), c.threads));
 }
 
+namespace {
+thread_local std::shared_ptr<MeterState> t_meter;
+}  // namespace
+
+MeterScope::MeterScope(std::shared_ptr<MeterState> state) : state_(std::move(state)), previous_(t_meter) {
+  t_meter = state_;
+}
+
+MeterScope::~MeterScope() {
+  // Reported only if still this thread's (not taken) and a response was built.
+  if (state_ && t_meter == state_ && state_->status != 0 && state_->observer && *state_->observer) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - state_->start).count();
+    try {
+      (*state_->observer)(state_->method, state_->route, state_->status, seconds);
+    } catch (...) {
+      // Counting must never fail a request.
+    }
+  }
+  t_meter = previous_;
+}
+
+std::shared_ptr<MeterState> take_meter() { return std::exchange(t_meter, nullptr); }
+
+restinio::response_builder_t<restinio::restinio_controlled_output_t> respond(const Request& req,
+                                                                            restinio::http_status_line_t status) {
+  if (t_meter && t_meter->status == 0) t_meter->status = static_cast<int>(status.status_code().raw_code());
+  return req->create_response(std::move(status));
+}
+
 Reply reply_json(const Request& req, restinio::http_status_line_t status, const nlohmann::json& body) {
-  return req->create_response(std::move(status))
+  return respond(req, std::move(status))
       .append_header(restinio::http_field::content_type, "application/json")
       .append_header(restinio::http_field::cache_control, "no-store")
       .set_body(body.dump() + "\n")

@@ -1,16 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
+//
 // Routes. Handlers parse, call a service, render; no business logic here.
 #include "ota/server/routes.h"
 
-#include <chrono>
-#include <cstdio>
 #include <map>
 #include <optional>
 
 #include "ota/delta/sha256.h"
 #include "ota/server/esp_image.h"
-#include "ota/server/fleet_view.h"
 #include "ota/server/form.h"
-#include "ota/server/service_error.h"
+#include "route_util.h"
 
 namespace ota::server {
 
@@ -42,188 +41,7 @@ fetch('/api/v1/openapi.json').then(r=>r.json()).then(s=>{
 </script></body></html>
 )HTML";
 
-using restinio::http_field;
-
-restinio::http_status_line_t status_line(int code) {
-  switch (code) {
-    case 400: return restinio::status_bad_request();
-    case 401: return restinio::status_unauthorized();
-    case 403: return restinio::status_forbidden();
-    case 404: return restinio::status_not_found();
-    case 409: return restinio::status_conflict();
-    case 413: return restinio::status_payload_too_large();
-    case 416: return restinio::status_requested_range_not_satisfiable();
-    case 422: return restinio::http_status_line_t{restinio::http_status_code_t{422}, "Unprocessable Entity"};
-    default: return restinio::status_internal_server_error();
-  }
-}
-
-// Turns service errors into JSON replies; anything unexpected is a 500
-// that names no internals (details go to the server's stderr).
-template <typename Handler>
-auto guarded(Handler handler) {
-  return [handler](const Request& req, restinio::router::route_params_t params) {
-    try {
-      if (req->body().size() > body_limit())
-        throw ServiceError(413, "payload_too_large",
-                           "the request body exceeds " + std::to_string(body_limit() >> 20) + " MiB");
-      return handler(req, std::move(params));
-    } catch (const ServiceError& e) {
-      return reply_error(req, status_line(e.status), e.code, e.what());
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "ota-server: internal error on %s: %s\n",
-                   std::string(req->header().path()).c_str(), e.what());
-      return reply_error(req, restinio::status_internal_server_error(), "internal",
-                         "internal error; see the server log");
-    }
-  };
-}
-
-// Runs `handler` only for requests carrying the admin token.
-template <typename Handler>
-auto admin_only(ServerContext& ctx, Handler handler) {
-  return guarded([&ctx, handler](const Request& req, restinio::router::route_params_t params) {
-    const auto& h = req->header();
-    std::string auth = h.has_field(http_field::authorization)
-                           ? std::string(h.get_field(http_field::authorization))
-                           : std::string();
-    if (!ctx.admin.check(auth))
-      return reply_error(req, restinio::status_unauthorized(), "unauthorized",
-                         "admin endpoint: send Authorization: Bearer <admin token>");
-    return handler(req, std::move(params));
-  });
-}
-
-std::span<const uint8_t> bytes_of(const std::string& s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
-std::string param(const restinio::router::route_params_t& p, const char* name) {
-  return std::string(p[name]);
-}
-
-Reply reply_bytes(const Request& req, const Bytes& bytes) {
-  return req->create_response()
-      .append_header(http_field::content_type, "application/octet-stream")
-      .append_header(http_field::cache_control, "no-store")
-      .set_body(std::string(bytes.begin(), bytes.end()))
-      .done();
-}
-
-// Runs `work` on the worker pool and replies from there; the I/O thread is
-// free at once. ServiceErrors become JSON errors as in guarded().
-Reply reply_later(ServerContext& ctx, const Request& req, std::function<nlohmann::json()> work) {
-  ctx.worker.post([req, work = std::move(work)] {
-    // Replying can itself fail (the client left, the server is stopping):
-    // that must never escape the worker thread.
-    auto send = [&](auto&& reply) {
-      try {
-        reply();
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "ota-server: reply not sent: %s\n", e.what());
-      }
-    };
-    try {
-      nlohmann::json body = work();
-      send([&] { reply_json(req, restinio::status_ok(), body); });
-    } catch (const ServiceError& e) {
-      send([&] { reply_error(req, status_line(e.status), e.code, e.what()); });
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "ota-server: internal error on %s: %s\n",
-                   std::string(req->header().path()).c_str(), e.what());
-      send([&] {
-        reply_error(req, restinio::status_internal_server_error(), "internal", "internal error; see the server log");
-      });
-    }
-  });
-  return restinio::request_accepted();
-}
-
-std::string header_or_empty(const Request& req, http_field f) {
-  const auto& h = req->header();
-  return h.has_field(f) ? std::string(h.get_field(f)) : std::string();
-}
-
-// Serves `bytes` honouring a single "Range: bytes=a-b" (also "a-" and "-n"):
-// 206 with Content-Range, 416 when the range starts past the end; anything
-// else (no Range, several ranges) gets the whole body with 200.
-Reply reply_ranged(const Request& req, const Bytes& bytes) {
-  std::string range = header_or_empty(req, http_field::range);
-  const uint64_t size = bytes.size();
-  if (range.rfind("bytes=", 0) == 0 && range.find(',') == std::string::npos) {
-    std::string spec = range.substr(6);
-    auto dash = spec.find('-');
-    uint64_t first = 0, last = size ? size - 1 : 0;
-    bool ok = dash != std::string::npos;
-    try {
-      if (ok && dash == 0) {  // suffix: the last n bytes
-        uint64_t n = std::stoull(spec.substr(1));
-        ok = n > 0;
-        first = n >= size ? 0 : size - n;
-      } else if (ok) {
-        first = std::stoull(spec.substr(0, dash));
-        if (dash + 1 < spec.size()) last = std::min<uint64_t>(last, std::stoull(spec.substr(dash + 1)));
-        ok = first <= last || first >= size;
-      }
-    } catch (const std::exception&) {
-      ok = false;
-    }
-    if (ok && first >= size)
-      return req->create_response(restinio::status_requested_range_not_satisfiable())
-          .append_header(http_field::content_range, "bytes */" + std::to_string(size))
-          .append_header(http_field::content_type, "application/json")
-          .set_body(R"({"error":{"code":"range_not_satisfiable","message":"range starts past the end"}})")
-          .done();
-    if (ok)
-      return req->create_response(restinio::status_partial_content())
-          .append_header(http_field::content_type, "application/octet-stream")
-          .append_header(http_field::accept_ranges, "bytes")
-          .append_header(http_field::content_range, "bytes " + std::to_string(first) + "-" + std::to_string(last) +
-                                                        "/" + std::to_string(size))
-          .set_body(std::string(bytes.begin() + static_cast<long>(first), bytes.begin() + static_cast<long>(last + 1)))
-          .done();
-  }
-  return req->create_response()
-      .append_header(http_field::content_type, "application/octet-stream")
-      .append_header(http_field::accept_ranges, "bytes")
-      .set_body(std::string(bytes.begin(), bytes.end()))
-      .done();
-}
-
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-nlohmann::json chip_json(uint16_t chip_id) { return {{"id", chip_id}, {"name", esp_chip_name(chip_id)}}; }
-
-// image_known: the server has the image the device reported (by digest);
-// running_version: that firmware's version (FleetView::running_version),
-// else null; reported_version: the device's own label; tags: effective
-// (an admin's over the device's own); groups: static and dynamic.
-nlohmann::json device_json(const DeviceRecord& d, const FleetView& view, int64_t now) {
-  std::optional<std::string> running = view.running_version(d);
-  nlohmann::json j = {{"device_id", d.device_id},
-                      {"product", d.product},
-                      {"enabled", d.enabled},
-                      {"created_at", d.created_at},
-                      {"image_known", view.image_known(d)},
-                      {"reported_version", d.running_version},
-                      {"running_sha256", d.running_sha256_hex},
-                      {"security_counter", d.security_counter},
-                      {"tags", view.tags(d.device_id)},
-                      {"groups", view.groups(d, now)}};
-  j["running_version"] = running ? nlohmann::json(*running) : nlohmann::json(nullptr);
-  j["chip"] = d.chip_id ? chip_json(*d.chip_id) : nlohmann::json(nullptr);
-  j["last_seen"] = d.last_seen ? nlohmann::json(*d.last_seen) : nlohmann::json(nullptr);
-  return j;
-}
-
-// One device, as GET /api/v1/devices/{id} shows it.
-nlohmann::json one_device_json(ServerContext& ctx, const std::string& device_id) {
-  DeviceRecord d = ctx.devices.get(device_id);  // 400 / 404
-  return device_json(d, FleetView(ctx.store, device_id), unix_now());
-}
+using namespace routes_detail;
 
 nlohmann::json group_json(const GroupService::Group& g) {
   nlohmann::json j = {{"name", g.record.name},
@@ -233,13 +51,6 @@ nlohmann::json group_json(const GroupService::Group& g) {
                       {"member_count", g.members.size()}};
   j["filter"] = g.record.filter ? nlohmann::json(*g.record.filter) : nlohmann::json(nullptr);
   return j;
-}
-
-// A JSON object body, or 400 bad_json naming what was expected.
-nlohmann::json object_body(const Request& req, const char* expected) {
-  nlohmann::json body = nlohmann::json::parse(req->body(), nullptr, false);
-  if (body.is_discarded() || !body.is_object()) throw ServiceError(400, "bad_json", std::string("expected ") + expected);
-  return body;
 }
 
 nlohmann::json firmware_json(const FirmwareRecord& f) {
@@ -260,32 +71,50 @@ nlohmann::json patch_json(const PatchRecord& p) {
           {"created_at", p.created_at}};
 }
 
-// A string member of a JSON body, or nullopt; 400 bad_json when it is there
-// but not a string.
-std::optional<std::string> optional_string(const nlohmann::json& body, const char* key) {
-  if (!body.contains(key) || body[key].is_null()) return std::nullopt;
-  if (!body[key].is_string()) throw ServiceError(400, "bad_json", std::string(key) + " must be a string");
-  return body[key].get<std::string>();
+Reply reply_metrics(ServerContext& ctx, const Request& req) {
+  return respond(req)
+      .append_header(http_field::content_type, "text/plain; version=0.0.4; charset=utf-8")
+      .append_header(http_field::cache_control, "no-store")
+      .set_body(ctx.metrics_service.scrape())
+      .done();
 }
 
-// ?product=P of a request, or nullopt.
-std::optional<std::string> product_query(const Request& req) {
-  auto q = restinio::parse_query(req->header().query());
-  if (!q.has("product")) return std::nullopt;
-  return std::string(q["product"]);
+// Release and patch bytes as Metrics counts them.
+std::function<void(uint64_t, uint64_t)> count_download(ServerContext& ctx, bool full, bool firmware_aware) {
+  return [&ctx, full, firmware_aware](uint64_t first, uint64_t n) {
+    ctx.metrics.download(full ? "full" : "delta", firmware_aware, first, n);
+  };
 }
 
 }  // namespace
 
-std::unique_ptr<Router> make_router(ServerContext& ctx) {
-  auto r = std::make_unique<Router>();
+std::unique_ptr<Router> make_metrics_router(ServerContext& ctx) {
+  auto router = std::make_unique<Router>();
+  MeteredRouter r(*router, [&ctx](std::string_view method, std::string_view route, int status, double seconds) {
+    ctx.metrics.http_request(method, route, status, seconds);
+  });
+  r.get("/metrics", guarded([&ctx](const Request& req, auto) { return reply_metrics(ctx, req); }));
+  r.unmatched([](const Request& req) {
+    return reply_error(req, restinio::status_not_found(), "not_found", "this listener serves /metrics only");
+  });
+  return router;
+}
 
-  r->http_get("/healthz", [](const Request& req, auto) {
-    return reply_json(req, restinio::status_ok(), {{"status", "ok"}});
+std::unique_ptr<Router> make_router(ServerContext& ctx) {
+  auto router = std::make_unique<Router>();
+  MeteredRouter r(*router, [&ctx](std::string_view method, std::string_view route, int status, double seconds) {
+    ctx.metrics.http_request(method, route, status, seconds);
   });
 
+  r.get("/healthz", [](const Request& req, auto) {
+    return reply_json(req, restinio::status_ok(), {{"status", "ok"}});
+  });
+  // Prometheus metrics (docs/server.md, Metrics): the admin token here;
+  // without it on a listener of its own (make_metrics_router).
+  r.get("/metrics", admin_only(ctx, [&ctx](const Request& req, auto) { return reply_metrics(ctx, req); }));
+
   // --- The original endpoints (DESIGN.md §2), now behind the admin token.
-  r->http_post("/upload_firmware/", admin_only(ctx, [&ctx](const Request& req, auto) {
+  r.post("/upload_firmware/", admin_only(ctx, [&ctx](const Request& req, auto) {
                  Form form = parse_form(req);
                  const FormField& version = require_field(form, "version");
                  const FormField& file = require_field(form, "file");
@@ -293,7 +122,7 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                  return reply_json(req, restinio::status_ok(), {{"status", "ok"}, {"stored", up.stored}});
                }));
 
-  r->http_post("/make_patch/", admin_only(ctx, [&ctx](const Request& req, auto) {
+  r.post("/make_patch/", admin_only(ctx, [&ctx](const Request& req, auto) {
                  Form form = parse_form(req);
                  std::string old_v = require_field(form, "old_version").value;
                  std::string new_v = require_field(form, "new_version").value;
@@ -302,7 +131,7 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                    return nlohmann::json{{"status", "ok"}, {"patch", m.patch}, {"signature", m.signature}};
                  });
                }));
-  r->http_post("/instruct_update/", admin_only(ctx, [&ctx](const Request& req, auto) {
+  r.post("/instruct_update/", admin_only(ctx, [&ctx](const Request& req, auto) {
                  Form form = parse_form(req);
                  ctx.updates.instruct(require_field(form, "device_id").value,
                                       require_field(form, "old_version").value,
@@ -311,8 +140,8 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                }));
   // Device-facing original endpoints: no admin token (the original devices
   // send none); what they serve is signed and encrypted for the device.
-  r->http_get("/check_update/", guarded([&ctx](const Request& req, auto) {
-                auto q = restinio::parse_query(req->header().query());
+  r.get("/check_update/", guarded([&ctx](const Request& req, auto) {
+                auto q = query_of(req);
                 if (!q.has("device_id") || !q.has("version"))
                   throw ServiceError(400, "missing_field", "check_update needs device_id and version");
                 std::string device(q["device_id"]), version(q["version"]);
@@ -325,25 +154,27 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                                    {"patch_url", "/get_patch/" + c.old_version + "/" + c.new_version + "/" + device},
                                    {"signature_url", "/get_signature/" + c.old_version + "/" + c.new_version}});
               }));
-  r->http_get("/get_patch/:old/:new/:device_id", guarded([&ctx](const Request& req, auto params) {
+  r.get("/get_patch/:old/:new/:device_id", guarded([&ctx](const Request& req, auto params) {
                 std::string device = param(params, "device_id");
                 Bytes key = ctx.devices.device_key(device);
                 // The device's own product's patch. Ranged like the versioned
                 // download: a client continuing a staged download gets only
                 // the bytes it lacks (the stream is stored, so every request
                 // sees the same bytes).
-                return reply_ranged(req, ctx.patches.encrypted_for_device(ctx.devices.get(device).product,
-                                                                          param(params, "old"),
-                                                                          param(params, "new"), device, key));
+                return reply_ranged(req,
+                                    ctx.patches.encrypted_for_device(ctx.devices.get(device).product,
+                                                                     param(params, "old"), param(params, "new"),
+                                                                     device, key),
+                                    count_download(ctx, false, false));
               }));
-  r->http_get("/get_signature/:old/:new", guarded([&ctx](const Request& req, auto params) {
+  r.get("/get_signature/:old/:new", guarded([&ctx](const Request& req, auto params) {
                 // The default product's, or ?product=P's.
                 return reply_bytes(req, ctx.patches.signature(product_or_default(product_query(req)),
                                                               param(params, "old"), param(params, "new")));
               }));
 
   // --- /api/v1/devices
-  r->http_post("/api/v1/devices", admin_only(ctx, [&ctx](const Request& req, auto) {
+  r.post("/api/v1/devices", admin_only(ctx, [&ctx](const Request& req, auto) {
                  nlohmann::json body = nlohmann::json::parse(req->body(), nullptr, false);
                  if (body.is_discarded() || !body.is_object() || !body.contains("device_id") ||
                      !body["device_id"].is_string())
@@ -359,12 +190,12 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                  j["server_pub_pem"] = ctx.server_pub_pem;
                  return reply_json(req, restinio::status_created(), j);
                }));
-  r->http_get("/api/v1/devices", admin_only(ctx, [&ctx](const Request& req, auto) {
+  r.get("/api/v1/devices", admin_only(ctx, [&ctx](const Request& req, auto) {
                 // All devices, or those ?filter=EXPR matches (device_filter.h).
                 nlohmann::json list = nlohmann::json::array();
                 FleetView view(ctx.store);
                 const int64_t now = unix_now();
-                auto q = restinio::parse_query(req->header().query());
+                auto q = query_of(req);
                 if (q.has("filter")) {
                   for (const DeviceRecord& d : view.matching(DeviceFilter::parse(std::string(q["filter"])), now))
                     list.push_back(device_json(d, view, now));
@@ -373,12 +204,12 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                 }
                 return reply_json(req, restinio::status_ok(), {{"devices", list}});
               }));
-  r->http_get("/api/v1/devices/:device_id", admin_only(ctx, [&ctx](const Request& req, auto params) {
+  r.get("/api/v1/devices/:device_id", admin_only(ctx, [&ctx](const Request& req, auto params) {
                 return reply_json(req, restinio::status_ok(), one_device_json(ctx, param(params, "device_id")));
               }));
 
   // An admin's tags: {"key":"value", "other":null} sets and removes.
-  r->http_put("/api/v1/devices/:device_id/tags", admin_only(ctx, [&ctx](const Request& req, auto params) {
+  r.put("/api/v1/devices/:device_id/tags", admin_only(ctx, [&ctx](const Request& req, auto params) {
                 nlohmann::json body = object_body(req, "{\"key\": \"value\" or null, ...}");
                 std::map<std::string, std::optional<std::string>> tags;
                 for (const auto& [k, v] : body.items()) {
@@ -390,8 +221,10 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                 return reply_json(req, restinio::status_ok(), one_device_json(ctx, param(params, "device_id")));
               }));
 
+  add_rollout_routes(r, ctx);
+
   // --- /api/v1/groups: static (members listed) and dynamic (a filter).
-  r->http_get("/api/v1/groups", admin_only(ctx, [&ctx](const Request& req, auto) {
+  r.get("/api/v1/groups", admin_only(ctx, [&ctx](const Request& req, auto) {
                 nlohmann::json list = nlohmann::json::array();
                 for (const GroupService::Group& g : ctx.groups.list()) {
                   nlohmann::json j = group_json(g);
@@ -400,21 +233,21 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                 }
                 return reply_json(req, restinio::status_ok(), {{"groups", list}});
               }));
-  r->http_post("/api/v1/groups", admin_only(ctx, [&ctx](const Request& req, auto) {
+  r.post("/api/v1/groups", admin_only(ctx, [&ctx](const Request& req, auto) {
                  nlohmann::json body = object_body(req, "{\"name\", \"filter\"?}");
                  std::optional<std::string> name = optional_string(body, "name");
                  if (!name) throw ServiceError(400, "bad_json", "expected {\"name\", \"filter\"?}");
                  ctx.groups.create(*name, optional_string(body, "filter"), "admin");
                  return reply_json(req, restinio::status_created(), group_json(ctx.groups.get(*name)));
                }));
-  r->http_get("/api/v1/groups/:name", admin_only(ctx, [&ctx](const Request& req, auto params) {
+  r.get("/api/v1/groups/:name", admin_only(ctx, [&ctx](const Request& req, auto params) {
                 return reply_json(req, restinio::status_ok(), group_json(ctx.groups.get(param(params, "name"))));
               }));
-  r->http_delete("/api/v1/groups/:name", admin_only(ctx, [&ctx](const Request& req, auto params) {
+  r.del("/api/v1/groups/:name", admin_only(ctx, [&ctx](const Request& req, auto params) {
                    ctx.groups.remove(param(params, "name"), "admin");
                    return reply_json(req, restinio::status_ok(), {{"status", "deleted"}});
                  }));
-  r->http_post("/api/v1/groups/:name/devices", admin_only(ctx, [&ctx](const Request& req, auto params) {
+  r.post("/api/v1/groups/:name/devices", admin_only(ctx, [&ctx](const Request& req, auto params) {
                  nlohmann::json body = object_body(req, "{\"device_ids\": [...]}");
                  if (!body.contains("device_ids") || !body["device_ids"].is_array())
                    throw ServiceError(400, "bad_json", "expected {\"device_ids\": [...]}");
@@ -426,24 +259,24 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                  ctx.groups.add_members(param(params, "name"), ids, "admin");
                  return reply_json(req, restinio::status_ok(), group_json(ctx.groups.get(param(params, "name"))));
                }));
-  r->http_delete("/api/v1/groups/:name/devices/:device_id",
+  r.del("/api/v1/groups/:name/devices/:device_id",
                  admin_only(ctx, [&ctx](const Request& req, auto params) {
                    ctx.groups.remove_member(param(params, "name"), param(params, "device_id"), "admin");
                    return reply_json(req, restinio::status_ok(), group_json(ctx.groups.get(param(params, "name"))));
                  }));
 
-  r->http_post("/api/v1/devices/:device_id/disable", admin_only(ctx, [&ctx](const Request& req, auto params) {
+  r.post("/api/v1/devices/:device_id/disable", admin_only(ctx, [&ctx](const Request& req, auto params) {
                  ctx.devices.set_enabled(param(params, "device_id"), false, "admin");
                  return reply_json(req, restinio::status_ok(), one_device_json(ctx, param(params, "device_id")));
                }));
-  r->http_post("/api/v1/devices/:device_id/enable", admin_only(ctx, [&ctx](const Request& req, auto params) {
+  r.post("/api/v1/devices/:device_id/enable", admin_only(ctx, [&ctx](const Request& req, auto params) {
                  ctx.devices.set_enabled(param(params, "device_id"), true, "admin");
                  return reply_json(req, restinio::status_ok(), one_device_json(ctx, param(params, "device_id")));
                }));
 
   // --- /api/v1/audit: every admin action, newest last.
-  r->http_get("/api/v1/audit", admin_only(ctx, [&ctx](const Request& req, auto) {
-                auto q = restinio::parse_query(req->header().query());
+  r.get("/api/v1/audit", admin_only(ctx, [&ctx](const Request& req, auto) {
+                auto q = query_of(req);
                 size_t limit = 100;
                 if (q.has("limit")) {
                   try {
@@ -460,7 +293,7 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
               }));
 
   // --- Device endpoints of the versioned API (device token).
-  r->http_post("/api/v1/devices/:device_id/check-in", guarded([&ctx](const Request& req, auto params) {
+  r.post("/api/v1/devices/:device_id/check-in", guarded([&ctx](const Request& req, auto params) {
                  std::string device = param(params, "device_id");
                  ctx.checkin.authenticate(device, header_or_empty(req, http_field::authorization));
                  nlohmann::json body = nlohmann::json::parse(req->body(), nullptr, false);
@@ -497,9 +330,14 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                  return reply_later(ctx, req, [&ctx, device, report, tags] {
                    if (tags) ctx.groups.report_tags(device, *tags);
                    CheckInService::Answer a = ctx.checkin.check_in(device, report);
+                   ctx.metrics.check_in(a.update ? (a.delta ? "delta" : "full")
+                                                 : a.retry_after > 0 ? "deferred" : "no_update");
                    nlohmann::json running = a.image_known ? nlohmann::json(a.running_version) : nlohmann::json(nullptr);
-                   if (!a.update)
-                     return nlohmann::json{{"update", false}, {"image_known", a.image_known}, {"running_version", running}};
+                   if (!a.update) {
+                     nlohmann::json none = {{"update", false}, {"image_known", a.image_known}, {"running_version", running}};
+                     if (a.retry_after > 0) none["retry_after"] = a.retry_after;  // a rollout's download cap
+                     return none;
+                   }
                    return nlohmann::json{{"update", true},
                                          {"image_known", a.image_known},
                                          {"running_version", running},
@@ -511,23 +349,27 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                                          {"download_url", "/api/v1/devices/" + device + "/releases/" + a.release}};
                  });
                }));
-  r->http_get("/api/v1/devices/:device_id/releases/:release", guarded([&ctx](const Request& req, auto params) {
+  r.get("/api/v1/devices/:device_id/releases/:release", guarded([&ctx](const Request& req, auto params) {
                 std::string device = param(params, "device_id");
                 ctx.checkin.authenticate(device, header_or_empty(req, http_field::authorization));
-                return reply_ranged(req, ctx.checkin.release_stream(device, param(params, "release")));
+                const std::string release = param(params, "release");
+                Bytes stream = ctx.checkin.release_stream(device, release);
+                ArtifactStore::ReleaseForm form = ArtifactStore::release_form(release);
+                return reply_ranged(req, stream, count_download(ctx, form.full, form.firmware_aware));
               }));
 
-  r->http_post("/api/v1/devices/:device_id/status", guarded([&ctx](const Request& req, auto params) {
+  r.post("/api/v1/devices/:device_id/status", guarded([&ctx](const Request& req, auto params) {
                  std::string device = param(params, "device_id");
                  ctx.checkin.authenticate(device, header_or_empty(req, http_field::authorization));
                  nlohmann::json body = nlohmann::json::parse(req->body(), nullptr, false);
                  if (body.is_discarded() || !body.is_object() || !body.contains("state") || !body["state"].is_string())
                    throw ServiceError(400, "bad_json", "expected {\"state\", \"version\"?, \"detail\"?}");
-                 ctx.updates.report_status(device, body["state"].get<std::string>(), body.value("version", ""),
-                                           body.value("detail", ""));
+                 const std::string state = body["state"].get<std::string>();
+                 ctx.updates.report_status(device, state, body.value("version", ""), body.value("detail", ""));
+                 ctx.metrics.status_report(state);  // a state report_status accepted: one of a few
                  return reply_json(req, restinio::status_ok(), {{"status", "recorded"}});
                }));
-  r->http_get("/api/v1/devices/:device_id/status", admin_only(ctx, [&ctx](const Request& req, auto params) {
+  r.get("/api/v1/devices/:device_id/status", admin_only(ctx, [&ctx](const Request& req, auto params) {
                 nlohmann::json list = nlohmann::json::array();
                 for (const StatusEvent& e : ctx.updates.history(param(params, "device_id")))
                   list.push_back({{"at", e.at}, {"state", e.state}, {"detail", e.detail}});
@@ -536,7 +378,7 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
 
   // --- /api/v1/updates: assign a target version to a device or to every
   // device of a product.
-  r->http_post("/api/v1/updates", admin_only(ctx, [&ctx](const Request& req, auto) {
+  r.post("/api/v1/updates", admin_only(ctx, [&ctx](const Request& req, auto) {
                  nlohmann::json body = nlohmann::json::parse(req->body(), nullptr, false);
                  if (!body.is_discarded() && body.is_object() && body.contains("product") && body["product"].is_string() &&
                      !body.contains("device_id") && body.contains("version") && body["version"].is_string()) {
@@ -561,7 +403,7 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
 
   // --- /api/v1/patches: make ahead of time (off the I/O threads, once per
   // pair) and list.
-  r->http_post("/api/v1/patches", admin_only(ctx, [&ctx](const Request& req, auto) {
+  r.post("/api/v1/patches", admin_only(ctx, [&ctx](const Request& req, auto) {
                  nlohmann::json body = nlohmann::json::parse(req->body(), nullptr, false);
                  if (body.is_discarded() || !body.is_object() || !body.contains("old_version") ||
                      !body["old_version"].is_string() || !body.contains("new_version") || !body["new_version"].is_string())
@@ -576,14 +418,14 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                    return j;
                  });
                }));
-  r->http_get("/api/v1/patches", admin_only(ctx, [&ctx](const Request& req, auto) {
+  r.get("/api/v1/patches", admin_only(ctx, [&ctx](const Request& req, auto) {
                 nlohmann::json list = nlohmann::json::array();
                 for (const PatchRecord& p : ctx.patches.list(product_query(req))) list.push_back(patch_json(p));
                 return reply_json(req, restinio::status_ok(), {{"patches", list}});
               }));
 
   // --- /api/v1/status: a summary for `otactl status`.
-  r->http_get("/api/v1/status", admin_only(ctx, [&ctx](const Request& req, auto) {
+  r.get("/api/v1/status", admin_only(ctx, [&ctx](const Request& req, auto) {
                 size_t enabled = 0, assigned = 0;
                 auto devices = ctx.devices.list();
                 for (const auto& d : devices) {
@@ -601,7 +443,7 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
               }));
 
   // --- /api/v1/products: each with its chips and what it holds.
-  r->http_get("/api/v1/products", admin_only(ctx, [&ctx](const Request& req, auto) {
+  r.get("/api/v1/products", admin_only(ctx, [&ctx](const Request& req, auto) {
                 nlohmann::json list = nlohmann::json::array();
                 for (const ProductSummary& p : ctx.firmware.products()) {
                   nlohmann::json chips = nlohmann::json::array();
@@ -616,7 +458,7 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
               }));
 
   // --- /api/v1/firmware (of the default product, or ?product=P)
-  r->http_get("/api/v1/firmware", admin_only(ctx, [&ctx](const Request& req, auto) {
+  r.get("/api/v1/firmware", admin_only(ctx, [&ctx](const Request& req, auto) {
                 nlohmann::json list = nlohmann::json::array();
                 for (const FirmwareRecord& f : ctx.firmware.list(product_query(req))) list.push_back(firmware_json(f));
                 return reply_json(req, restinio::status_ok(), {{"firmware", list}});
@@ -624,7 +466,7 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
   // Multipart (field "file", optional "product" and "version") or a raw
   // body with ?product= and ?version= (optional: the default product, the
   // image's own version).
-  r->http_post("/api/v1/firmware", admin_only(ctx, [&ctx](const Request& req, auto) {
+  r.post("/api/v1/firmware", admin_only(ctx, [&ctx](const Request& req, auto) {
                  const auto& h = req->header();
                  std::string type = h.has_field(http_field::content_type)
                                         ? std::string(h.get_field(http_field::content_type))
@@ -638,7 +480,7 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                    up = ctx.firmware.upload(product_or_default(product), version,
                                             bytes_of(require_field(form, "file").value), "admin");
                  } else {
-                   auto query = restinio::parse_query(h.query());
+                   auto query = query_of(req);
                    if (query.has("version")) version = std::string(query["version"]);
                    if (query.has("product")) product = std::string(query["product"]);
                    up = ctx.firmware.upload(product_or_default(product), version, bytes_of(req->body()), "admin");
@@ -646,50 +488,50 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                  return reply_json(req, up.created ? restinio::status_created() : restinio::status_ok(),
                                    firmware_json(up.record));
                }));
-  r->http_get("/api/v1/firmware/:version", admin_only(ctx, [&ctx](const Request& req, auto params) {
+  r.get("/api/v1/firmware/:version", admin_only(ctx, [&ctx](const Request& req, auto params) {
                 return reply_json(req, restinio::status_ok(),
                                   firmware_json(ctx.firmware.get(product_or_default(product_query(req)),
                                                                  param(params, "version"))));
               }));
-  r->http_delete("/api/v1/firmware/:version", admin_only(ctx, [&ctx](const Request& req, auto params) {
+  r.del("/api/v1/firmware/:version", admin_only(ctx, [&ctx](const Request& req, auto params) {
                    ctx.firmware.remove(product_or_default(product_query(req)), param(params, "version"), "admin");
                    return reply_json(req, restinio::status_ok(), {{"status", "deleted"}});
                  }));
   // The same, with the product in the path.
-  r->http_get("/api/v1/products/:product/firmware", admin_only(ctx, [&ctx](const Request& req, auto params) {
+  r.get("/api/v1/products/:product/firmware", admin_only(ctx, [&ctx](const Request& req, auto params) {
                 nlohmann::json list = nlohmann::json::array();
                 for (const FirmwareRecord& f : ctx.firmware.list(param(params, "product")))
                   list.push_back(firmware_json(f));
                 return reply_json(req, restinio::status_ok(), {{"firmware", list}});
               }));
-  r->http_get("/api/v1/products/:product/firmware/:version",
+  r.get("/api/v1/products/:product/firmware/:version",
               admin_only(ctx, [&ctx](const Request& req, auto params) {
                 return reply_json(req, restinio::status_ok(),
                                   firmware_json(ctx.firmware.get(param(params, "product"), param(params, "version"))));
               }));
-  r->http_delete("/api/v1/products/:product/firmware/:version",
+  r.del("/api/v1/products/:product/firmware/:version",
                  admin_only(ctx, [&ctx](const Request& req, auto params) {
                    ctx.firmware.remove(param(params, "product"), param(params, "version"), "admin");
                    return reply_json(req, restinio::status_ok(), {{"status", "deleted"}});
                  }));
 
-  r->http_get("/api/v1/openapi.json", [](const Request& req, auto) {
-    return req->create_response()
+  r.get("/api/v1/openapi.json", [](const Request& req, auto) {
+    return respond(req)
         .append_header(http_field::content_type, "application/json")
         .set_body(kOpenApiJson)
         .done();
   });
-  r->http_get("/api/v1/docs", [](const Request& req, auto) {
-    return req->create_response()
+  r.get("/api/v1/docs", [](const Request& req, auto) {
+    return respond(req)
         .append_header(http_field::content_type, "text/html; charset=utf-8")
         .set_body(kDocsPage)
         .done();
   });
 
-  r->non_matched_request_handler([](const Request& req) {
+  r.unmatched([](const Request& req) {
     return reply_error(req, restinio::status_not_found(), "not_found", "no such endpoint");
   });
-  return r;
+  return router;
 }
 
 }  // namespace ota::server

@@ -4,6 +4,7 @@
 
 #include "ota/patch_decoder.h"
 #include "ota/server/envelope.h"
+#include "ota/server/rollout_service.h"
 #include "service_util.h"
 
 namespace ota::server {
@@ -23,13 +24,15 @@ struct CheckInService::Release {
 
 CheckInService::CheckInService(Store& store, ArtifactStore& artifacts, FirmwareService& firmware,
                                PatchService& patches, DeviceService& devices, UpdateService& updates,
-                               const SigningKey& signer, const Bytes& master_key, Clock clock)
+                               const SigningKey& signer, const Bytes& master_key, Clock clock,
+                               RolloutService* rollouts)
     : store_(store),
       artifacts_(artifacts),
       firmware_(firmware),
       patches_(patches),
       devices_(devices),
       updates_(updates),
+      rollouts_(rollouts),
       signer_(signer),
       master_(master_key),
       clock_(clock ? std::move(clock) : Clock(now_seconds)) {}
@@ -156,6 +159,15 @@ CheckInService::Answer CheckInService::check_in(const std::string& device_id, co
     return none;
   }
   if (target->sha256_hex == report.image_sha256_hex) return none;
+  // A rollout's member starts its download here, unless the rollout's
+  // download cap is reached: then it is told to come back later.
+  if (rollouts_) {
+    RolloutService::Gate gate = rollouts_->admit(device_id);
+    if (!gate.admitted) {
+      none.retry_after = gate.retry_after;
+      return none;
+    }
+  }
   Answer ans = offer(device_id, report, running, *target, now);
   ans.image_known = none.image_known;
   ans.running_version = none.running_version;

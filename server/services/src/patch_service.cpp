@@ -1,5 +1,7 @@
 #include "ota/server/patch_service.h"
 
+#include <chrono>
+
 #include "ota/delta/patch_apply.h"
 #include "ota/delta/patch_encoder.h"
 #include "ota/delta/reloc_encoder.h"
@@ -85,12 +87,29 @@ PatchService::Made PatchService::make(const std::string& product, const std::str
   return future.get();
 }
 
+template <typename Build>
+PatchHeader PatchService::timed_build(const char* form, Build build) {
+  const auto start = std::chrono::steady_clock::now();
+  auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  try {
+    PatchHeader h = build();
+    if (metrics_) metrics_->patch_build(form, true, seconds());
+    return h;
+  } catch (...) {
+    if (metrics_) metrics_->patch_build(form, false, seconds());
+    throw;
+  }
+}
+
 PatchService::Made PatchService::build(const std::string& product, const std::string& old_version,
                                        const std::string& new_version, const std::string& actor) {
   Bytes old_image = firmware_.read_image(product, old_version);
   Bytes new_image = firmware_.read_image(product, new_version);
-  Bytes patch = delta::make_patch(old_image, new_image);
-  PatchHeader header = verified(old_image, patch, new_image, "the patch");
+  Bytes patch;
+  PatchHeader header = timed_build("plain", [&] {
+    patch = delta::make_patch(old_image, new_image);
+    return verified(old_image, patch, new_image, "the patch");
+  });
   Bytes sig = signer_.sign_digest(sha256(patch));
   artifacts_.write_atomic(artifacts_.patch_path(product, old_version, new_version), patch);
   artifacts_.write_atomic(artifacts_.signature_path(product, old_version, new_version), sig);
@@ -114,8 +133,11 @@ Bytes PatchService::make_firmware_aware(const std::string& product, const std::s
                                         const std::string& new_version) {
   Bytes old_image = firmware_.read_image(product, old_version);
   Bytes new_image = firmware_.read_image(product, new_version);
-  Bytes patch = delta::make_patch_auto(old_image, new_image);
-  verified(old_image, patch, new_image, "the firmware-aware patch");
+  Bytes patch;
+  timed_build("firmware_aware", [&] {
+    patch = delta::make_patch_auto(old_image, new_image);
+    return verified(old_image, patch, new_image, "the firmware-aware patch");
+  });
   return patch;
 }
 

@@ -4,6 +4,7 @@
 
 #include "ota/server/artifacts.h"
 #include "ota/server/esp_image.h"
+#include "ota/server/rollout_service.h"
 #include "service_util.h"
 
 namespace ota::server {
@@ -14,8 +15,8 @@ std::string reported_version(const std::string& label) {
   return out;
 }
 
-UpdateService::UpdateService(Store& store, Clock clock)
-    : store_(store), clock_(clock ? std::move(clock) : Clock(now_seconds)) {}
+UpdateService::UpdateService(Store& store, Clock clock, RolloutService* rollouts)
+    : store_(store), clock_(clock ? std::move(clock) : Clock(now_seconds)), rollouts_(rollouts) {}
 
 std::optional<ServiceError> UpdateService::refusal(const DeviceRecord& device, const FirmwareRecord& target) {
   if (target.product != device.product)
@@ -62,6 +63,7 @@ void UpdateService::instruct(const std::string& device_id, const std::string& ol
   DeviceRecord device = device_or_404(device_id);
   FirmwareRecord target = firmware_or_404(device.product, new_version);
   if (auto why = refusal(device, target)) throw *why;
+  if (rollouts_) rollouts_->check_not_in_rollout(device_id);
   int64_t now = clock_();
   store_.assign_update({device_id, device.product, old_version, new_version, now});
   store_.add_audit({now, actor, "update.assign",
@@ -73,6 +75,7 @@ void UpdateService::assign(const std::string& device_id, const std::string& vers
   DeviceRecord device = device_or_404(device_id);
   FirmwareRecord target = firmware_or_404(device.product, version);
   if (auto why = refusal(device, target)) throw *why;
+  if (rollouts_) rollouts_->check_not_in_rollout(device_id);
   int64_t now = clock_();
   store_.assign_update({device_id, device.product, "", version, now});
   store_.add_audit({now, actor, "update.assign",
@@ -94,7 +97,15 @@ size_t UpdateService::assign_product(const std::string& product, const std::stri
   size_t n_refused = 0;
   for (const DeviceRecord& d : store_.list_devices()) {
     if (d.product != product || !d.enabled) continue;
-    if (auto why = refusal(d, target)) {
+    std::optional<ServiceError> why = refusal(d, target);
+    if (!why && rollouts_) {
+      try {
+        rollouts_->check_not_in_rollout(d.device_id);
+      } catch (const ServiceError& e) {
+        why = e;
+      }
+    }
+    if (why) {
       if (++n_refused <= 5) refused += std::string(refused.empty() ? "" : "; ") + why->what();
       continue;
     }
@@ -118,6 +129,7 @@ void UpdateService::refuse(const UpdateAssignment& a, const ServiceError& why) {
   store_.add_status({a.device_id, now, "refused", "version=" + a.new_version + " " + detail});
   store_.add_audit({now, "server", "update.refused",
                     "device=" + a.device_id + " product=" + a.product + " version=" + a.new_version + " " + detail});
+  if (rollouts_) rollouts_->on_report(a.device_id, "refused", a.new_version, detail);
 }
 
 void UpdateService::report_status(const std::string& device_id, const std::string& state,
@@ -132,6 +144,8 @@ void UpdateService::report_status(const std::string& device_id, const std::strin
   int64_t now = clock_();
   std::string text = version.empty() ? detail : "version=" + version + (detail.empty() ? "" : " " + detail);
   store_.add_status({device_id, now, state, text});
+  // The rollout's view of the device first: the assignment may go below.
+  if (rollouts_) rollouts_->on_report(device_id, state, version, detail);
   if (state == "rolled_back") {
     // The release failed on this device (its self-test, or it never
     // confirmed itself): stop offering it, so the device does not loop

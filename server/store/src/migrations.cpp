@@ -270,6 +270,69 @@ const std::vector<Migration>& migrations() {
            "CREATE INDEX group_members_by_device ON group_members (device_id)",
            "INSERT INTO counters (name, value) VALUES ('groups', 0)",
        }},
+      // Version 4: rollouts (services' rollout_engine.h): the rollout, its
+      // waves, each device's truth in it, and the devices of active
+      // rollouts, one rollout per device (the primary key says so).
+      {4,
+       {
+           "CREATE TABLE rollouts ("
+           "  id BIGINT NOT NULL PRIMARY KEY,"
+           "  product TEXT NOT NULL,"
+           "  version TEXT NOT NULL,"
+           "  target_kind TEXT NOT NULL,"
+           "  target TEXT NOT NULL,"
+           "  waves TEXT NOT NULL,"
+           "  success_percent INTEGER NOT NULL,"
+           "  success_value BIGINT NOT NULL,"
+           "  failures_percent INTEGER NOT NULL,"
+           "  failures_value BIGINT NOT NULL,"
+           "  confirm_within BIGINT NOT NULL,"
+           "  approval INTEGER NOT NULL,"
+           "  start_at BIGINT NOT NULL,"
+           "  max_downloads BIGINT NOT NULL,"
+           "  retries BIGINT NOT NULL,"
+           "  retry_backoff BIGINT NOT NULL,"
+           "  sort_order TEXT NOT NULL,"
+           "  state TEXT NOT NULL,"
+           "  current_wave INTEGER NOT NULL,"
+           "  reason TEXT NOT NULL,"
+           "  halted_by TEXT NOT NULL,"  // device ids, comma-separated
+           "  created_at BIGINT NOT NULL,"
+           "  updated_at BIGINT NOT NULL,"
+           "  revision BIGINT NOT NULL,"
+           "  FOREIGN KEY (product, version) REFERENCES firmware (product, version))",
+           "CREATE TABLE rollout_waves ("
+           "  rollout_id BIGINT NOT NULL REFERENCES rollouts (id),"
+           "  idx INTEGER NOT NULL,"
+           "  spec TEXT NOT NULL,"
+           "  planned BIGINT NOT NULL,"
+           "  started INTEGER NOT NULL,"
+           "  done INTEGER NOT NULL,"
+           "  started_at BIGINT NOT NULL,"
+           "  done_at BIGINT NOT NULL,"
+           "  PRIMARY KEY (rollout_id, idx))",
+           "CREATE TABLE rollout_devices ("
+           "  rollout_id BIGINT NOT NULL REFERENCES rollouts (id),"
+           "  device_id TEXT NOT NULL REFERENCES devices (device_id),"
+           "  wave INTEGER NOT NULL,"
+           "  position BIGINT NOT NULL,"
+           "  state TEXT NOT NULL,"
+           "  holds INTEGER NOT NULL,"
+           "  attempts BIGINT NOT NULL,"
+           "  started_at BIGINT NOT NULL,"
+           "  next_attempt_at BIGINT NOT NULL,"
+           "  updated_at BIGINT NOT NULL,"
+           "  detail TEXT NOT NULL,"
+           "  excused INTEGER NOT NULL,"
+           "  revision BIGINT NOT NULL,"
+           "  PRIMARY KEY (rollout_id, device_id))",
+           "CREATE INDEX rollout_devices_by_device ON rollout_devices (device_id)",
+           "CREATE TABLE rollout_members ("
+           "  device_id TEXT NOT NULL PRIMARY KEY REFERENCES devices (device_id),"
+           "  rollout_id BIGINT NOT NULL REFERENCES rollouts (id))",
+           "CREATE INDEX rollout_members_by_rollout ON rollout_members (rollout_id)",
+           "INSERT INTO counters (name, value) VALUES ('rollouts', 0)",
+       }},
   };
   return list;
 }

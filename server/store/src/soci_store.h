@@ -1,7 +1,9 @@
 // Private to ota_store: the Store on SOCI, one implementation for SQLite
 // and PostgreSQL. Its calls are defined in store.cpp (opening, products),
 // store_firmware.cpp (firmware, patches), store_devices.cpp (devices,
-// the update queue, histories) and store_groups.cpp (tags, groups).
+// the update queue, histories), store_groups.cpp (tags, groups) and
+// store_rollouts.cpp (rollouts) and store_stats.cpp (the counts of
+// /metrics).
 //
 // Concurrency: a soci::connection_pool; each call leases one session for its
 // duration (blocking while all are busy). SQLite gets a pool of one, so its
@@ -95,6 +97,21 @@ class SociStore final : public Store {
   bool remove_group_member(const std::string& group, const std::string& device_id) override;
   std::vector<std::string> group_members(const std::string& group) override;
   std::vector<std::pair<std::string, std::string>> all_group_members() override;
+
+  std::optional<int64_t> create_rollout(const RolloutSnapshot& s, const AuditEvent& audit) override;
+  std::optional<RolloutSnapshot> rollout(int64_t id) override;
+  std::optional<RolloutSnapshot> rollout_header(int64_t id) override;
+  std::optional<MemberRecord> rollout_member(int64_t id, const std::string& device_id) override;
+  std::vector<RolloutRecord> list_rollouts() override;
+  std::vector<int64_t> active_rollouts() override;
+  std::optional<int64_t> rollout_of_device(const std::string& device_id) override;
+  std::vector<std::pair<int64_t, MemberRecord>> device_rollouts(const std::string& device_id) override;
+  FleetStats fleet_stats(int64_t recent_since) override;
+  bool write_rollout_step(const RolloutWrite& w) override;
+  bool update_rollout_member(int64_t rollout_id, const MemberRecord& m, int64_t expected) override;
+  bool add_rollout_member(int64_t rollout_id, const MemberRecord& m) override;
+  Admission admit_rollout_download(int64_t rollout_id, const std::string& device_id, uint32_t max_in_progress,
+                                   int64_t now) override;
 
   void add_status(const StatusEvent& e) override;
   std::vector<StatusEvent> status_history(const std::string& device_id) override;

@@ -71,6 +71,13 @@ class ArtifactStore {
                                   std::string_view new_version, bool firmware_aware = false);
   // True for names release_name() makes from valid names.
   static bool valid_release_name(std::string_view name);
+  // What a valid release name says of its payload: a full image, or a
+  // delta in the plain or the firmware-aware form.
+  struct ReleaseForm {
+    bool full = false;
+    bool firmware_aware = false;
+  };
+  static ReleaseForm release_form(std::string_view name);
   // `ext` is "rec" or "json"; throws std::invalid_argument for a bad name.
   std::filesystem::path release_path(std::string_view name, std::string_view ext) const;
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 #include <restinio/all.hpp>
@@ -55,6 +56,87 @@ RunningServer start_http(const HttpConfig& config, std::unique_ptr<Router> route
 // The body limit every route enforces (set once from HttpConfig at start).
 void set_body_limit(uint64_t bytes);
 uint64_t body_limit();
+
+// --- Request metering (for /metrics). A MeteredRouter runs each handler
+// under a meter naming its route's pattern; the first response built for
+// the request with respond() (reply_json and reply_error use it) notes
+// its status, and when the handler returns the observer gets the method,
+// the route, the status and the seconds since handling began. A handler
+// that replies later from another thread takes the meter with take_meter()
+// and installs it there with a MeterScope around its reply.
+using ResponseObserver =
+    std::function<void(std::string_view method, std::string_view route, int status, double seconds)>;
+
+struct MeterState {
+  std::string method, route;
+  std::chrono::steady_clock::time_point start;
+  std::shared_ptr<const ResponseObserver> observer;
+  int status = 0;  // 0 until a response is built
+};
+
+// Makes `state` this thread's meter; on destruction reports it (when a
+// status was noted and it was not taken) and restores the previous one.
+class MeterScope {
+ public:
+  explicit MeterScope(std::shared_ptr<MeterState> state);
+  ~MeterScope();
+  MeterScope(const MeterScope&) = delete;
+  MeterScope& operator=(const MeterScope&) = delete;
+
+ private:
+  std::shared_ptr<MeterState> state_, previous_;
+};
+// This thread's meter, detached: its scope will not report it.
+std::shared_ptr<MeterState> take_meter();
+
+// req->create_response(status), with the status noted for the meter.
+restinio::response_builder_t<restinio::restinio_controlled_output_t> respond(
+    const Request& req, restinio::http_status_line_t status = restinio::status_ok());
+
+// The router's registrations, each handler under a meter.
+class MeteredRouter {
+ public:
+  MeteredRouter(Router& router, ResponseObserver observer)
+      : router_(router), observer_(std::make_shared<const ResponseObserver>(std::move(observer))) {}
+  template <typename Handler>
+  void get(const std::string& route, Handler h) {
+    router_.http_get(route, wrap("GET", route, std::move(h)));
+  }
+  template <typename Handler>
+  void post(const std::string& route, Handler h) {
+    router_.http_post(route, wrap("POST", route, std::move(h)));
+  }
+  template <typename Handler>
+  void put(const std::string& route, Handler h) {
+    router_.http_put(route, wrap("PUT", route, std::move(h)));
+  }
+  template <typename Handler>
+  void del(const std::string& route, Handler h) {
+    router_.http_delete(route, wrap("DELETE", route, std::move(h)));
+  }
+  // Requests no route matches, reported as route "unmatched".
+  template <typename Handler>
+  void unmatched(Handler h) {
+    router_.non_matched_request_handler([observer = observer_, h](const Request& req) {
+      MeterScope scope(std::make_shared<MeterState>(MeterState{
+          std::string(req->header().method().c_str()), "unmatched",
+          std::chrono::steady_clock::now(), observer, 0}));
+      return h(req);
+    });
+  }
+
+ private:
+  template <typename Handler>
+  auto wrap(const char* method, const std::string& route, Handler h) {
+    return [observer = observer_, method, route, h](const Request& req, restinio::router::route_params_t params) {
+      MeterScope scope(
+          std::make_shared<MeterState>(MeterState{method, route, std::chrono::steady_clock::now(), observer, 0}));
+      return h(req, std::move(params));
+    };
+  }
+  Router& router_;
+  std::shared_ptr<const ResponseObserver> observer_;
+};
 
 Reply reply_json(const Request& req, restinio::http_status_line_t status, const nlohmann::json& body);
 // {"error": {"code": code, "message": message}}

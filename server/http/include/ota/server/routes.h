@@ -10,7 +10,10 @@
 #include "ota/server/device_service.h"
 #include "ota/server/firmware_service.h"
 #include "ota/server/group_service.h"
+#include "ota/server/metrics.h"
+#include "ota/server/metrics_service.h"
 #include "ota/server/patch_service.h"
+#include "ota/server/rollout_service.h"
 #include "ota/server/update_service.h"
 #include "ota/server/worker.h"
 #include "ota/server/http.h"
@@ -29,11 +32,17 @@ struct ServerContext {
   UpdateService& updates;
   CheckInService& checkin;
   GroupService& groups;
+  RolloutService& rollouts;
   Worker& worker;            // CPU-heavy work, off the I/O threads
+  Metrics& metrics;          // this process's counters
+  MetricsService& metrics_service;
   std::string server_pub_pem;
 };
 
 std::unique_ptr<Router> make_router(ServerContext& ctx);
+// GET /metrics without the admin token, alone: for a listener of its own
+// (ota-server --metrics-listen), on an address only Prometheus reaches.
+std::unique_ptr<Router> make_metrics_router(ServerContext& ctx);
 
 }  // namespace ota::server
 

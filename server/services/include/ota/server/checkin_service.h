@@ -30,7 +30,7 @@ class CheckInService {
   using Clock = std::function<int64_t()>;
   CheckInService(Store& store, ArtifactStore& artifacts, FirmwareService& firmware, PatchService& patches,
                  DeviceService& devices, UpdateService& updates, const SigningKey& signer,
-                 const Bytes& master_key, Clock clock = {});
+                 const Bytes& master_key, Clock clock = {}, RolloutService* rollouts = nullptr);
 
   // "Bearer <device token>" for this device; throws 401 unauthorized, 403
   // device_disabled, 404 device_not_found. Constant-time comparison.
@@ -55,6 +55,7 @@ class CheckInService {
     bool image_known = false;
     std::string running_version;
     bool update = false;
+    int64_t retry_after = 0;  // a rollout's download cap is reached: come back then
     Bytes manifest;          // signed manifest (docs/protocol.md §2)
     std::string release;     // download name
     uint32_t stream_size = 0;
@@ -88,6 +89,7 @@ class CheckInService {
   PatchService& patches_;
   DeviceService& devices_;
   UpdateService& updates_;
+  RolloutService* rollouts_;
   const SigningKey& signer_;
   Bytes master_;
   Clock clock_;

@@ -14,9 +14,11 @@
 #include <tuple>
 #include <vector>
 
+#include "ota/patch_format.h"
 #include "ota/server/artifacts.h"
 #include "ota/server/crypto.h"
 #include "ota/server/firmware_service.h"
+#include "ota/server/metrics.h"
 #include "ota/server/service_error.h"
 #include "ota/server/store.h"
 
@@ -61,7 +63,13 @@ class PatchService {
                              std::span<const uint8_t> device_key);
   std::vector<PatchRecord> list(const std::optional<std::string>& product = std::nullopt);
 
+  // Counts each build and its duration there (optional; set before serving).
+  void set_metrics(Metrics* metrics) { metrics_ = metrics; }
+
  private:
+  // Runs `build` (make and verify a patch), counted as `form`.
+  template <typename Build>
+  PatchHeader timed_build(const char* form, Build build);
   Made build(const std::string& product, const std::string& old_version, const std::string& new_version,
              const std::string& actor);
   Made describe(const PatchRecord& r) const;
@@ -76,6 +84,7 @@ class PatchService {
   std::mutex mutex_;  // guards in_flight_ and per-device stream creation
   // By (product, old, new).
   std::map<std::tuple<std::string, std::string, std::string>, std::shared_future<Made>> in_flight_;
+  Metrics* metrics_ = nullptr;
 };
 
 }  // namespace ota::server

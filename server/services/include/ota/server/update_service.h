@@ -17,10 +17,15 @@
 
 namespace ota::server {
 
+class RolloutService;
+
 class UpdateService {
  public:
   using Clock = std::function<int64_t()>;
-  explicit UpdateService(Store& store, Clock clock = {});
+  // With `rollouts`, status reports reach the rollout a device is in, and a
+  // device in an active rollout takes no assignment of its own (409
+  // device_in_rollout).
+  explicit UpdateService(Store& store, Clock clock = {}, RolloutService* rollouts = nullptr);
 
   // Why `device` could never install `target`, or nullopt: 409
   // product_mismatch, chip_mismatch (when the device's chip is known) or
@@ -74,6 +79,7 @@ class UpdateService {
 
   Store& store_;
   Clock clock_;
+  RolloutService* rollouts_;
 };
 
 // A version label as a device reported it, made safe to store and show:

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "ota/server/rollout_records.h"
+
 namespace ota::server {
 
 // The product the original endpoints (DESIGN.md §2) work in, which every
@@ -123,6 +125,54 @@ struct GroupRecord {
   std::string name;
   std::optional<std::string> filter;
   int64_t created_at = 0;
+};
+
+// One step of a rollout as the service writes it (see write_rollout_step).
+struct RolloutWrite {
+  RolloutRecord rollout;             // the record after the step
+  int64_t expected_revision = 0;     // its revision as read
+  std::vector<WaveRecord> waves;     // changed waves
+  std::vector<MemberRecord> members; // changed members, each with its revision as read
+  std::vector<std::string> assign;   // devices given the rollout's assignment
+  std::vector<std::string> unassign; // devices whose rollout assignment goes
+  std::vector<AuditEvent> audit;
+};
+
+// What admit_rollout_download decided.
+enum class Admission { kAdmitted, kCapReached, kNotAssigned };
+
+// The fleet as /metrics shows it, counted by the database (grouped rows,
+// never one row per device).
+struct FleetStats {
+  struct Devices {                   // per (product, enabled, seen, assigned)
+    std::string product;
+    bool enabled = true, seen = false, assigned = false;
+    uint64_t n = 0;
+  };
+  struct Named {                     // per (product, name)
+    std::string product, name;
+    uint64_t n = 0;
+  };
+  struct Members {                   // per (rollout, wave, member state)
+    int64_t rollout = 0;
+    int wave = 0;
+    std::string state;
+    uint64_t n = 0;
+  };
+  struct Wave {
+    int64_t rollout = 0;
+    int wave = 0;
+    bool started = false, done = false;
+  };
+  std::vector<Devices> devices;
+  std::vector<Named> last_status;    // name: the state of each device's latest status event
+  std::vector<Named> running;        // name: the version of the image it runs ("" when unknown)
+  std::vector<Named> firmware;       // name: "" (per product)
+  std::vector<std::pair<std::string, uint64_t>> rollouts;  // per state
+  // Of the rollouts that are active or changed at or after `recent_since`:
+  std::vector<RolloutRecord> recent;  // by id
+  std::vector<Wave> waves;
+  std::vector<Members> members;
 };
 
 // Thrown for database failures (connection, constraint other than the
@@ -243,6 +293,43 @@ class Store {
   virtual std::vector<std::string> group_members(const std::string& group) = 0;  // by device id
   // Every (group, device) membership, by group then device.
   virtual std::vector<std::pair<std::string, std::string>> all_group_members() = 0;
+
+  // Rollouts. create_rollout writes the rollout (its id and revision 1 are
+  // given here), its waves and members, and makes its members the
+  // rollout's, in one transaction; nullopt (and nothing written) when a
+  // member is in another active rollout already.
+  virtual std::optional<int64_t> create_rollout(const RolloutSnapshot& s, const AuditEvent& audit) = 0;
+  virtual std::optional<RolloutSnapshot> rollout(int64_t id) = 0;  // members by position
+  // The rollout and its waves without its members (cheap), and one member.
+  virtual std::optional<RolloutSnapshot> rollout_header(int64_t id) = 0;
+  virtual std::optional<MemberRecord> rollout_member(int64_t id, const std::string& device_id) = 0;
+  virtual std::vector<RolloutRecord> list_rollouts() = 0;         // oldest first
+  virtual std::vector<int64_t> active_rollouts() = 0;
+  // The active rollout a device is in, if any.
+  virtual std::optional<int64_t> rollout_of_device(const std::string& device_id) = 0;
+  // The rollouts a device was ever in, newest first, with its record in each.
+  virtual std::vector<std::pair<int64_t, MemberRecord>> device_rollouts(const std::string& device_id) = 0;
+  // One engine step, in one transaction, only if nothing changed since it
+  // was read: the rollout's revision and each changed member's revision
+  // must be as read (both are bumped by the write). Gives and takes back
+  // the assignments (only the rollout's own: same product and version),
+  // writes the audit events, and frees the members of a rollout that is
+  // over. False: something moved on; read again and take the step again.
+  virtual bool write_rollout_step(const RolloutWrite& w) = 0;
+  // One member, written alone: only if its revision is still `expected`.
+  virtual bool update_rollout_member(int64_t rollout_id, const MemberRecord& m, int64_t expected) = 0;
+  // A device that joined the target set while the rollout runs; false if
+  // it is in another active rollout.
+  virtual bool add_rollout_member(int64_t rollout_id, const MemberRecord& m) = 0;
+  // A check-in of a member: an assigned member starts downloading (state
+  // downloading, started_at = now) unless `max_in_progress` members are
+  // downloading, applying or rebooting already (0: no cap); one started
+  // already is admitted again. Serialised per rollout (its row is locked).
+  virtual Admission admit_rollout_download(int64_t rollout_id, const std::string& device_id,
+                                           uint32_t max_in_progress, int64_t now) = 0;
+
+  // The counts of FleetStats; `recent_since`: Unix seconds.
+  virtual FleetStats fleet_stats(int64_t recent_since) = 0;
 
   // History, newest last: ordered by `at`, then by insertion (events in
   // the same second keep their order). add_status throws StoreError for an

@@ -91,6 +91,7 @@ struct BootResult {
   bool fallback = false;     // started the other slot than otadata selected
   bool wrote_otadata = false;
   std::string reason;        // e.g. "rollback: image in slot 1 was never confirmed (ABORTED): slot 0"
+  EspImageInfo image{};      // the started image, as the bootloader checked it (when ok)
 };
 
 class PosixFlash {
@@ -199,6 +200,7 @@ class PosixFlash {
   mutable int fd_ = -1;
   int running_slot_ = -1;
   ImageState running_state_ = kImageUndefined;
+  mutable EspImageInfo checked_[2] = {};  // each slot's image when image_ok last passed it
 };
 
 }  // namespace ota::posix
