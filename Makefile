@@ -6,6 +6,7 @@ FUZZ_DIR ?= build-fuzz
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 300
+ROLLOUT_DEVICES ?= 10000
 
 # Debian packages the build and the tests use: `make deps` installs them
 # with --no-install-recommends, and `make check-deps` (part of `make test`)
@@ -27,7 +28,7 @@ DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config \
 BENCH_PACKAGES := wrk nginx-light
 
 .PHONY: all deps bench-deps build test test-asan check-deps print-packages print-bench-packages \
-  bench bench-server run demo fuzz embedded-check clean
+  bench bench-server bench-rollout run demo fuzz embedded-check clean
 
 all: build
 
@@ -116,8 +117,13 @@ bench: build bench-deps
 	$(BENCH_ENV) bench/run-bench.sh $(BUILD_DIR)
 	$(BENCH_ENV) bench/server-bench.sh $(BUILD_DIR)
 	$(BENCH_ENV) bench/resume-bench.sh $(BUILD_DIR)
+	$(BENCH_ENV) bench/rollout-bench.sh $(BUILD_DIR) $(ROLLOUT_DEVICES)
 	@$(MAKE) --no-print-directory check-deps DEPS_RECORD=$(BENCH_RECORD) \
 	  CHECK_PACKAGES="$(DEB_PACKAGES) $(BENCH_PACKAGES)"
+
+# Just the rollout benchmark (ROLLOUT_DEVICES simulated devices).
+bench-rollout: build
+	bench/rollout-bench.sh $(BUILD_DIR) $(ROLLOUT_DEVICES)
 
 # Just the server load benchmark (check-in beside nginx under wrk).
 bench-server: build bench-deps

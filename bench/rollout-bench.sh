@@ -28,11 +28,12 @@ SERVER=$!
 SAMPLER=
 trap '[ -n "$SAMPLER" ] && kill $SAMPLER 2>/dev/null; kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do curl -fsS "$OTA_SERVER/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-rss() { ps -o rss= -p "$SERVER" | tr -d ' '; }
+# Only what a fresh Debian 12 with `make deps` has: no ps, no bc.
+rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER/status"; }
 # utime + stime of the server, in seconds.
 cpu() { awk -v t="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); print ($12 + $13) / t }' "/proc/$SERVER/stat"; }
 now() { date +%s.%N; }
-secs() { printf '%.1f' "$(echo "$2 - $1" | bc)"; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 sim() { "$BIN/ota-sim" --server "$OTA_SERVER" --quiet "$@"; }
 otactl() { "$BIN/otactl" "$@"; }
 field() { sed -n "s/.*\"$1\":\\([0-9.]*\\).*/\\1/p" <<<"$2"; }
@@ -75,18 +76,24 @@ SAMPLER=
 peak=$(sort -n "$WORK/rss.log" | tail -n 1)
 otactl rollout show "$ID"
 [ "$state" = completed ] || { echo "rollout-bench: the rollout did not complete ($state)" >&2; exit 1; }
-db_size=$(du -cb "$WORK/data"/ota.db* 2>/dev/null | tail -n 1 | cut -f1)
+if [ -z "$DB" ]; then
+  db_size="$(du -cb "$WORK/data"/ota.db* | tail -n 1 | cut -f1) bytes (SQLite, with its WAL)"
+else
+  db_size=$(python3 - "$DB" <<'PY' 2>&1 || true
+import subprocess, sys
+url = sys.argv[1].split("://", 1)[1]
+q = "SELECT pg_database_size(current_database())"
+print(subprocess.run(["psql", url, "-tAc", q], capture_output=True, text=True, check=True).stdout.strip() + " bytes (PostgreSQL)")
+PY
+)
+fi
 m0=$(now)
 curl -fsS -H "Authorization: Bearer $OTA_ADMIN_TOKEN" "$OTA_SERVER/metrics" >"$WORK/metrics.txt"
 m1=$(now)
 echo "== figures ($N devices, $cycles power-on cycles, $updated updated)"
 echo "  rollout wall time, created to completed: $(secs "$t0" "$t1") s"
-echo "  server CPU during the rollout: $(printf '%.1f' "$(echo "$cpu1 - $cpu0" | bc)") s"
+echo "  server CPU during the rollout: $(secs "$cpu0" "$cpu1") s"
 echo "  server RSS: peak $peak KiB, after $(rss) KiB"
-if [ -z "$DB" ]; then
-  echo "  database (SQLite, with WAL): $db_size bytes"
-else
-  echo "  database: $DB"
-fi
-echo "  /metrics scrape: $(printf '%.0f' "$(echo "($m1 - $m0) * 1000" | bc)") ms, $(wc -c <"$WORK/metrics.txt") bytes"
+echo "  database: $db_size"
+echo "  /metrics scrape: $(awk -v a="$m0" -v b="$m1" 'BEGIN { printf "%.0f", (b - a) * 1000 }') ms, $(wc -c <"$WORK/metrics.txt") bytes"
 grep -E '^ota_rollouts\{state="completed"\}|^ota_devices_running\{product="fleet"' "$WORK/metrics.txt" | sed 's/^/  /'

@@ -160,7 +160,7 @@ TEST_F(RolloutServiceTest, MistakesAreRefusedWhenTheRolloutIsMade) {
   // Nor does an assignment of its own fight the rollout's.
   EXPECT_EQ(error_of([&] { updates_->assign("lamp-05", "1.0", "admin"); }),
             "409 device_in_rollout: device lamp-05 is in rollout " + std::to_string(first) +
-                " (pause or abort it, or let it finish)");
+                " (abort it or let it finish: a paused rollout still holds its devices)");
   EXPECT_EQ(store_->list_rollouts().size(), 1u);
 }
 

@@ -351,7 +351,7 @@ void RolloutService::check_not_in_rollout(const std::string& device_id) {
   if (auto id = store_.rollout_of_device(device_id))
     throw ServiceError(409, "device_in_rollout",
                        "device " + device_id + " is in rollout " + std::to_string(*id) +
-                           " (pause or abort it, or let it finish)");
+                           " (abort it or let it finish: a paused rollout still holds its devices)");
 }
 
 }  // namespace ota::server
