@@ -3,13 +3,14 @@
 //
 //   ota-server [--config FILE] [--data DIR] [--listen HOST:PORT] [--db URL] [--threads N]
 //              [--tls-cert PEM --tls-key PEM] [--rollout-tick MS] [--rollout-scan S]
-//              [--metrics-listen HOST:PORT]
+//              [--metrics-listen HOST:PORT] [--secure-cookies]
 //
 // Sources, strongest first: flags, environment (OTA_DATA, OTA_LISTEN,
 // OTA_DB, OTA_THREADS, OTA_ROLLOUT_TICK_MS, OTA_ROLLOUT_SCAN_S,
-// OTA_METRICS_LISTEN, OTA_ADMIN_TOKEN), the config file (`key = value`
-// lines: data, listen, db, threads, tls_cert, tls_key, rollout_tick_ms,
-// rollout_scan_s, metrics_listen; `#` comments), defaults.
+// OTA_METRICS_LISTEN, OTA_SECURE_COOKIES, OTA_ADMIN_TOKEN), the config
+// file (`key = value` lines: data, listen, db, threads, tls_cert, tls_key,
+// rollout_tick_ms, rollout_scan_s, metrics_listen, secure_cookies; `#`
+// comments), defaults.
 // Stops gracefully on SIGINT or SIGTERM. Exit status: 0 after a clean stop,
 // 1 when it cannot start, 2 on a usage error.
 #include <signal.h>
@@ -44,6 +45,7 @@ struct Options {
   int64_t rollout_tick_ms = 2000;  // the rollout engine's timer
   int64_t rollout_scan_s = 30;     // how often a rollout looks for late joiners
   std::optional<std::string> metrics_listen;  // plain HTTP, GET /metrics without a token
+  bool secure_cookies = false;  // Secure session cookies without TLS here (a TLS proxy in front)
 };
 
 struct UsageError : std::runtime_error {
@@ -63,6 +65,12 @@ int64_t parse_positive(const std::string& v, const char* what, int64_t max) {
   } catch (const std::exception&) {
   }
   throw UsageError(std::string(what) + " must be 1.." + std::to_string(max) + ", got '" + v + "'");
+}
+
+bool parse_bool(const std::string& v, const char* what) {
+  if (v == "true" || v == "1" || v == "yes") return true;
+  if (v == "false" || v == "0" || v == "no") return false;
+  throw UsageError(std::string(what) + " must be true or false, got '" + v + "'");
 }
 
 size_t parse_threads(const std::string& v) {
@@ -100,6 +108,7 @@ void apply_config_file(const fs::path& path, Options& o) {
     else if (key == "rollout_tick_ms") o.rollout_tick_ms = parse_positive(value, "rollout_tick_ms", 3600000);
     else if (key == "rollout_scan_s") o.rollout_scan_s = parse_positive(value, "rollout_scan_s", 86400);
     else if (key == "metrics_listen") o.metrics_listen = value;
+    else if (key == "secure_cookies") o.secure_cookies = parse_bool(value, "secure_cookies");
     else throw UsageError(path.string() + ":" + std::to_string(n) + ": unknown key '" + key + "'");
   }
 }
@@ -118,6 +127,7 @@ Options parse(int argc, char** argv) {
   if (const char* t = std::getenv("OTA_ROLLOUT_SCAN_S"); t && *t)
     o.rollout_scan_s = parse_positive(t, "OTA_ROLLOUT_SCAN_S", 86400);
   if (const char* t = std::getenv("OTA_METRICS_LISTEN"); t && *t) o.metrics_listen = t;
+  if (const char* t = std::getenv("OTA_SECURE_COOKIES"); t && *t) o.secure_cookies = parse_bool(t, "OTA_SECURE_COOKIES");
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -134,6 +144,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--rollout-tick") o.rollout_tick_ms = parse_positive(value(), "--rollout-tick", 3600000);
     else if (a == "--rollout-scan") o.rollout_scan_s = parse_positive(value(), "--rollout-scan", 86400);
     else if (a == "--metrics-listen") o.metrics_listen = value();
+    else if (a == "--secure-cookies") o.secure_cookies = true;
     else if (a == "-h" || a == "--help") throw UsageError("help");
     else throw UsageError("unknown option " + a);
   }
@@ -190,9 +201,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: ota-server [--config FILE] [--data DIR] [--listen HOST:PORT] [--db URL] "
                  "[--threads N] [--tls-cert PEM --tls-key PEM] [--rollout-tick MS] [--rollout-scan S] "
-                 "[--metrics-listen HOST:PORT]\n"
+                 "[--metrics-listen HOST:PORT] [--secure-cookies]\n"
                  "environment: OTA_DATA, OTA_LISTEN, OTA_DB, OTA_THREADS, OTA_ROLLOUT_TICK_MS, "
-                 "OTA_ROLLOUT_SCAN_S, OTA_METRICS_LISTEN, OTA_ADMIN_TOKEN\n");
+                 "OTA_ROLLOUT_SCAN_S, OTA_METRICS_LISTEN, OTA_SECURE_COOKIES, OTA_ADMIN_TOKEN\n");
     return 2;
   }
 
@@ -231,8 +242,11 @@ int main(int argc, char** argv) {
     if (size_t moved = firmware.relocate_v1_files())
       std::printf("moved %zu firmware image(s) of version-1 products to storage/products/\n", moved);
     Worker worker(1);  // patch generation: one core, leaving the other to the I/O threads
-    ServerContext ctx{*store,  artifacts, admin,    firmware, devices, patches,         updates,
-                      checkin, groups,    rollouts, worker,   metrics, metrics_service, keys.signing.public_pem()};
+    SessionService sessions(*store);
+    ServerContext ctx{*store,  artifacts,       admin,    firmware,  devices,
+                      patches, updates,         checkin,  groups,    rollouts,
+                      worker,  metrics,         metrics_service,     sessions,
+                      keys.signing.public_pem(), opt.tls_cert.has_value() || opt.secure_cookies};
     RunningServer server = start_http(http, make_router(ctx));
     std::optional<RunningServer> metrics_server;
     if (metrics_http) metrics_server = start_http(*metrics_http, make_metrics_router(ctx));

@@ -146,6 +146,8 @@ HttpResult HttpClient::perform(const std::string& method, const std::string& pat
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect_body);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
   if (!ca_.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, ca_.c_str());
   // No "Expect: 100-continue" for large bodies: libcurl would wait a second
   // for a 100 the server does not send.

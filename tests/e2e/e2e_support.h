@@ -50,6 +50,7 @@ struct HttpResult {
   long status = 0;       // 0: no answer (see error)
   std::string body;
   std::string error;     // libcurl's message when the exchange failed
+  std::string headers;   // the response's header lines, as received
 };
 
 struct FormPart {

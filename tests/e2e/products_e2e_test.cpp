@@ -9,6 +9,8 @@
 // server refuses is reported as refused, with its code, not as offline; an
 // image the server does not know is shown so.
 #include <gtest/gtest.h>
+
+#include <sstream>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -199,6 +201,22 @@ TEST_F(e2e_products, AnAssignmentAcrossProductsIsRefusedWhenMade) {
   EXPECT_EQ(chip.exit_code, 1);
   EXPECT_NE(chip.out.find("409 chip_mismatch"), std::string::npos) << chip.out;
   EXPECT_EQ(nlohmann::json::parse(otactl("--json status").out)["devices_with_assignment"], 0);
+}
+
+// Over TLS the console's session cookie is Secure (and HttpOnly,
+// SameSite=Strict), and it works with its CSRF token like the bearer token.
+TEST_F(e2e_products, TheConsoleSessionCookieIsSecureOverTls) {
+  HttpClient browser = admin_.with_bearer("");
+  HttpResult login = browser.post("/api/v1/session", nlohmann::json{{"token", kToken}}.dump(), "application/json");
+  ASSERT_EQ(login.status, 201) << login.body;
+  std::string cookie_line;
+  std::istringstream lines(login.headers);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("Set-Cookie:", 0) == 0 || line.rfind("set-cookie:", 0) == 0) cookie_line = line;
+  EXPECT_NE(cookie_line.find("ota_session="), std::string::npos) << login.headers;
+  EXPECT_NE(cookie_line.find("; Secure"), std::string::npos) << cookie_line;
+  EXPECT_NE(cookie_line.find("; HttpOnly"), std::string::npos) << cookie_line;
+  EXPECT_NE(cookie_line.find("; SameSite=Strict"), std::string::npos) << cookie_line;
 }
 
 // The server's no is an outcome of its own: refused, with the HTTP status

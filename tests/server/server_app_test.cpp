@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -66,25 +67,54 @@ struct HttpResult {
   std::string content_type;  // of http_get's responses
 };
 
-HttpResult http_get(const std::string& url, const std::string& auth = "", const std::string& range = "") {
-  HttpResult r;
+// Any method with any request headers; the response's headers too.
+struct Exchange {
+  long status = 0;
+  std::string body, headers;
+  // The value of the first response header `name` (case-insensitive), or "".
+  std::string header(const std::string& name) const {
+    std::istringstream lines(headers);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.size() <= name.size() || line[name.size()] != ':') continue;
+      if (strncasecmp(line.c_str(), name.c_str(), name.size()) != 0) continue;
+      std::string v = line.substr(name.size() + 1);
+      while (!v.empty() && (v.front() == ' ')) v.erase(0, 1);
+      while (!v.empty() && (v.back() == '\r' || v.back() == '\n')) v.pop_back();
+      return v;
+    }
+    return "";
+  }
+};
+Exchange http_exchange(const std::string& method, const std::string& url, const std::vector<std::string>& request_headers,
+                       const std::string& body = "") {
+  Exchange r;
   CURL* c = curl_easy_init();
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-  curl_slist* headers = nullptr;
-  if (!auth.empty()) headers = curl_slist_append(headers, ("Authorization: " + auth).c_str());
-  if (!range.empty()) headers = curl_slist_append(headers, ("Range: " + range).c_str());
-  if (headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  if (curl_easy_perform(c) == CURLE_OK) {
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    char* type = nullptr;
-    if (curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &type) == CURLE_OK && type) r.content_type = type;
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
+  if (method == "POST" || !body.empty()) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
   }
+  if (method != "GET" && method != "POST") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_slist* headers = nullptr;
+  for (const std::string& h : request_headers) headers = curl_slist_append(headers, h.c_str());
+  if (headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
   curl_slist_free_all(headers);
   curl_easy_cleanup(c);
   return r;
+}
+
+HttpResult http_get(const std::string& url, const std::string& auth = "", const std::string& range = "") {
+  std::vector<std::string> headers;
+  if (!auth.empty()) headers.push_back("Authorization: " + auth);
+  if (!range.empty()) headers.push_back("Range: " + range);
+  Exchange e = http_exchange("GET", url, headers);
+  return {e.status, e.body, e.header("Content-Type")};
 }
 
 // POST with a multipart form (libcurl mime); a field with `file` set is
@@ -121,21 +151,8 @@ HttpResult http_post_form(const std::string& url, const std::string& auth, const
 // POST a raw body with a content type.
 HttpResult http_post_raw(const std::string& url, const std::string& auth, const std::string& type,
                          const std::string& body) {
-  HttpResult r;
-  CURL* c = curl_easy_init();
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-  curl_slist* headers = curl_slist_append(nullptr, ("Authorization: " + auth).c_str());
-  headers = curl_slist_append(headers, ("Content-Type: " + type).c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(c);
-  return r;
+  Exchange e = http_exchange("POST", url, {"Authorization: " + auth, "Content-Type: " + type}, body);
+  return {e.status, e.body, e.header("Content-Type")};
 }
 
 std::string as_string(const std::vector<uint8_t>& b) { return std::string(b.begin(), b.end()); }
@@ -341,6 +358,75 @@ TEST_F(ServerApp, MetricsWithTheTokenOrOnTheirOwnListener) {
                       {"--metrics-listen", "127.0.0.1:" + std::to_string(metrics_port)});
   EXPECT_EQ(twice.wait_exit(), 2) << twice.output();
   EXPECT_NE(twice.output().find("--metrics-listen must differ from --listen"), std::string::npos) << twice.output();
+}
+
+// The console's login: the admin token buys an HttpOnly, SameSite=Strict
+// cookie (not Secure on plain HTTP) and a CSRF token; the cookie reads,
+// and changes only with the token; logging out ends it on the server; the
+// session lives in the database (a restarted server knows it); the bearer
+// token works as before.
+TEST_F(ServerApp, ConsoleSessionsWithACookieAndACsrfToken) {
+  const uint16_t port = free_loopback_port();
+  auto s = std::make_unique<ServerProcess>(data_, port, std::vector<std::string>{"OTA_ADMIN_TOKEN=" + kAdminToken});
+  ASSERT_TRUE(s->wait_ready()) << s->output();
+  const std::string json = "Content-Type: application/json";
+  EXPECT_EQ(http_exchange("POST", s->url("/api/v1/session"), {json}, R"({"token":"wrong-token-0123456789"})").status,
+            401);
+  EXPECT_EQ(http_exchange("POST", s->url("/api/v1/session"), {json}, R"({"token":42})").status, 400);
+  EXPECT_EQ(http_exchange("POST", s->url("/api/v1/session"), {json}, "not json").status, 400);
+  Exchange login = http_exchange("POST", s->url("/api/v1/session"), {json},
+                                 nlohmann::json{{"token", kAdminToken}}.dump());
+  ASSERT_EQ(login.status, 201) << login.body;
+  const std::string set_cookie = login.header("Set-Cookie");
+  EXPECT_EQ(set_cookie.rfind("ota_session=", 0), 0u) << set_cookie;
+  EXPECT_NE(set_cookie.find("; HttpOnly"), std::string::npos) << set_cookie;
+  EXPECT_NE(set_cookie.find("; SameSite=Strict"), std::string::npos) << set_cookie;
+  EXPECT_NE(set_cookie.find("; Path=/"), std::string::npos) << set_cookie;
+  EXPECT_EQ(set_cookie.find("Secure"), std::string::npos) << "plain HTTP: " << set_cookie;
+  const std::string cookie = "Cookie: " + set_cookie.substr(0, set_cookie.find(';'));
+  const std::string csrf = nlohmann::json::parse(login.body)["csrf_token"];
+  EXPECT_EQ(login.body.find(set_cookie.substr(12, 64)), std::string::npos) << "the id is in the cookie only";
+
+  EXPECT_EQ(http_exchange("GET", s->url("/api/v1/devices"), {cookie}).status, 200);
+  EXPECT_EQ(http_exchange("GET", s->url("/api/v1/devices"), {"Cookie: ota_session=" + std::string(64, 'a')}).status,
+            401);
+  Exchange no_csrf = http_exchange("POST", s->url("/api/v1/devices"), {cookie, json}, R"({"device_id":"c1"})");
+  EXPECT_EQ(no_csrf.status, 403);
+  EXPECT_NE(no_csrf.body.find("csrf_required"), std::string::npos) << no_csrf.body;
+  EXPECT_EQ(http_exchange("POST", s->url("/api/v1/devices"), {cookie, json, "X-CSRF-Token: " + std::string(64, '0')},
+                          R"({"device_id":"c1"})")
+                .status,
+            403);
+  EXPECT_EQ(http_exchange("POST", s->url("/api/v1/devices"), {cookie, json, "X-CSRF-Token: " + csrf},
+                          R"({"device_id":"c1"})")
+                .status,
+            201);
+  Exchange again = http_exchange("GET", s->url("/api/v1/session"), {cookie});
+  ASSERT_EQ(again.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(again.body)["csrf_token"], csrf);
+  EXPECT_EQ(http_exchange("GET", s->url("/api/v1/session"), {}).status, 401);
+
+  // The session is in the database: a restarted server knows it.
+  EXPECT_EQ(s->stop(), 0);
+  s = std::make_unique<ServerProcess>(data_, port, std::vector<std::string>{"OTA_ADMIN_TOKEN=" + kAdminToken});
+  ASSERT_TRUE(s->wait_ready()) << s->output();
+  EXPECT_EQ(http_exchange("GET", s->url("/api/v1/devices/c1"), {cookie}).status, 200);
+
+  EXPECT_EQ(http_exchange("DELETE", s->url("/api/v1/session"), {cookie}).status, 403);
+  Exchange out = http_exchange("DELETE", s->url("/api/v1/session"), {cookie, "X-CSRF-Token: " + csrf});
+  EXPECT_EQ(out.status, 200) << out.body;
+  EXPECT_NE(out.header("Set-Cookie").find("Max-Age=0"), std::string::npos) << out.headers;
+  EXPECT_EQ(http_exchange("GET", s->url("/api/v1/devices"), {cookie}).status, 401);
+  EXPECT_EQ(http_exchange("GET", s->url("/api/v1/devices"), {"Authorization: Bearer " + kAdminToken}).status, 200);
+  EXPECT_EQ(s->stop(), 0);
+
+  // Behind a TLS proxy: --secure-cookies.
+  ServerProcess proxied(data_, port, {"OTA_ADMIN_TOKEN=" + kAdminToken}, {"--secure-cookies"});
+  ASSERT_TRUE(proxied.wait_ready()) << proxied.output();
+  Exchange secure = http_exchange("POST", proxied.url("/api/v1/session"), {json},
+                                  nlohmann::json{{"token", kAdminToken}}.dump());
+  EXPECT_NE(secure.header("Set-Cookie").find("; Secure"), std::string::npos) << secure.headers;
+  EXPECT_EQ(proxied.stop(), 0);
 }
 
 TEST_F(ServerApp, ConfigFileEnvironmentAndFlagsInThatOrder) {

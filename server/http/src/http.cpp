@@ -69,25 +69,25 @@ MeterScope::MeterScope(std::shared_ptr<MeterState> state) : state_(std::move(sta
   t_meter = state_;
 }
 
-MeterScope::~MeterScope() {
-  // Reported only if still this thread's (not taken) and a response was built.
-  if (state_ && t_meter == state_ && state_->status != 0 && state_->observer && *state_->observer) {
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - state_->start).count();
-    try {
-      (*state_->observer)(state_->method, state_->route, state_->status, seconds);
-    } catch (...) {
-      // Counting must never fail a request.
-    }
-  }
-  t_meter = previous_;
-}
+MeterScope::~MeterScope() { t_meter = previous_; }
 
 std::shared_ptr<MeterState> take_meter() { return std::exchange(t_meter, nullptr); }
 
 restinio::response_builder_t<restinio::restinio_controlled_output_t> respond(const Request& req,
                                                                             restinio::http_status_line_t status) {
-  if (t_meter && t_meter->status == 0) t_meter->status = static_cast<int>(status.status_code().raw_code());
+  // Counted before the response is sent: a client that reads /metrics
+  // next already finds its request there.
+  if (MeterState* m = t_meter.get(); m && m->status == 0) {
+    m->status = static_cast<int>(status.status_code().raw_code());
+    if (m->observer && *m->observer) {
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - m->start).count();
+      try {
+        (*m->observer)(m->method, m->route, m->status, seconds);
+      } catch (...) {
+        // Counting must never fail a request.
+      }
+    }
+  }
   return req->create_response(std::move(status));
 }
 

@@ -21,6 +21,38 @@ restinio::http_status_line_t status_line(int code) {
   }
 }
 
+std::string cookie_value(const Request& req, std::string_view name) {
+  const auto& h = req->header();
+  if (!h.has_field(http_field::cookie)) return "";
+  const std::string all(h.get_field(http_field::cookie));
+  // "a=1; ota_session=...; b=2"
+  size_t at = 0;
+  while (at < all.size()) {
+    size_t end = all.find(';', at);
+    if (end == std::string::npos) end = all.size();
+    std::string_view pair(all.data() + at, end - at);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    if (pair.size() > name.size() && pair.substr(0, name.size()) == name && pair[name.size()] == '=')
+      return std::string(pair.substr(name.size() + 1));
+    at = end + 1;
+  }
+  return "";
+}
+
+AdminCheck check_admin(ServerContext& ctx, const Request& req) {
+  const auto& h = req->header();
+  if (h.has_field(http_field::authorization))
+    return ctx.admin.check(h.get_field(http_field::authorization)) ? AdminCheck::kAllowed : AdminCheck::kUnauthorized;
+  const std::string id = cookie_value(req, kSessionCookie);
+  if (id.empty()) return AdminCheck::kUnauthorized;
+  auto session = ctx.sessions.find(id);
+  if (!session) return AdminCheck::kUnauthorized;
+  const auto method = h.method();
+  if (method == restinio::http_method_get() || method == restinio::http_method_head()) return AdminCheck::kAllowed;
+  const std::string csrf = h.has_field("X-CSRF-Token") ? std::string(h.get_field("X-CSRF-Token")) : "";
+  return SessionService::csrf_ok(*session, csrf) ? AdminCheck::kAllowed : AdminCheck::kCsrfMissing;
+}
+
 std::span<const uint8_t> bytes_of(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }

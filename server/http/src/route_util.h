@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "ota/server/fleet_view.h"
 #include "ota/server/routes.h"
@@ -46,20 +47,35 @@ auto guarded(Handler handler) {
   };
 }
 
-// Runs `handler` only for requests carrying the admin token.
+// Who may use an admin route: a request with the admin token (Authorization:
+// Bearer), or one with a console session's cookie; with a cookie, any
+// method but GET and HEAD needs the session's X-CSRF-Token too.
+enum class AdminCheck { kAllowed, kUnauthorized, kCsrfMissing };
+AdminCheck check_admin(ServerContext& ctx, const Request& req);
+
+// Runs `handler` only for requests check_admin() allows: 401 unauthorized,
+// 403 csrf_required.
 template <typename Handler>
 auto admin_only(ServerContext& ctx, Handler handler) {
   return guarded([&ctx, handler](const Request& req, restinio::router::route_params_t params) {
-    const auto& h = req->header();
-    std::string auth = h.has_field(http_field::authorization)
-                           ? std::string(h.get_field(http_field::authorization))
-                           : std::string();
-    if (!ctx.admin.check(auth))
-      return reply_error(req, restinio::status_unauthorized(), "unauthorized",
-                         "admin endpoint: send Authorization: Bearer <admin token>");
+    switch (check_admin(ctx, req)) {
+      case AdminCheck::kAllowed:
+        break;
+      case AdminCheck::kUnauthorized:
+        return reply_error(req, restinio::status_unauthorized(), "unauthorized",
+                           "admin endpoint: send Authorization: Bearer <admin token>, or log in to the console");
+      case AdminCheck::kCsrfMissing:
+        return reply_error(req, restinio::status_forbidden(), "csrf_required",
+                           "a console session's change needs its X-CSRF-Token header");
+    }
     return handler(req, std::move(params));
   });
 }
+
+// The console session cookie's name, and the value of cookie `name` in the
+// request's Cookie header ("" when absent).
+inline constexpr const char* kSessionCookie = "ota_session";
+std::string cookie_value(const Request& req, std::string_view name);
 
 std::span<const uint8_t> bytes_of(const std::string& s);
 std::string param(const restinio::router::route_params_t& p, const char* name);
@@ -97,8 +113,10 @@ nlohmann::json chip_json(uint16_t chip_id);
 nlohmann::json device_json(const DeviceRecord& d, const FleetView& view, int64_t now);
 nlohmann::json one_device_json(ServerContext& ctx, const std::string& device_id);
 
-// The rollout routes (routes_rollouts.cpp).
+// The rollout routes (routes_rollouts.cpp) and the console's session
+// routes (routes_session.cpp).
 void add_rollout_routes(MeteredRouter& r, ServerContext& ctx);
+void add_session_routes(MeteredRouter& r, ServerContext& ctx);
 
 }  // namespace ota::server::routes_detail
 

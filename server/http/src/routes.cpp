@@ -71,11 +71,13 @@ nlohmann::json patch_json(const PatchRecord& p) {
           {"created_at", p.created_at}};
 }
 
+// The scrape is rendered before its own response counts.
 Reply reply_metrics(ServerContext& ctx, const Request& req) {
+  std::string body = ctx.metrics_service.scrape();
   return respond(req)
       .append_header(http_field::content_type, "text/plain; version=0.0.4; charset=utf-8")
       .append_header(http_field::cache_control, "no-store")
-      .set_body(ctx.metrics_service.scrape())
+      .set_body(std::move(body))
       .done();
 }
 
@@ -222,6 +224,7 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
               }));
 
   add_rollout_routes(r, ctx);
+  add_session_routes(r, ctx);
 
   // --- /api/v1/groups: static (members listed) and dynamic (a filter).
   r.get("/api/v1/groups", admin_only(ctx, [&ctx](const Request& req, auto) {

@@ -333,6 +333,18 @@ const std::vector<Migration>& migrations() {
            "CREATE INDEX rollout_members_by_rollout ON rollout_members (rollout_id)",
            "INSERT INTO counters (name, value) VALUES ('rollouts', 0)",
        }},
+      // Version 5: console sessions (services' session_service.h), by the
+      // SHA-256 of their id: the database never holds a usable cookie.
+      {5,
+       {
+           "CREATE TABLE sessions ("
+           "  id_sha256_hex TEXT NOT NULL PRIMARY KEY,"
+           "  csrf_token TEXT NOT NULL,"
+           "  actor TEXT NOT NULL,"
+           "  created_at BIGINT NOT NULL,"
+           "  expires_at BIGINT NOT NULL)",
+           "CREATE INDEX sessions_by_expiry ON sessions (expires_at)",
+       }},
   };
   return list;
 }

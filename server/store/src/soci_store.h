@@ -2,8 +2,8 @@
 // and PostgreSQL. Its calls are defined in store.cpp (opening, products),
 // store_firmware.cpp (firmware, patches), store_devices.cpp (devices,
 // the update queue, histories), store_groups.cpp (tags, groups) and
-// store_rollouts.cpp (rollouts) and store_stats.cpp (the counts of
-// /metrics).
+// store_rollouts.cpp (rollouts), store_stats.cpp (the counts of
+// /metrics) and store_sessions.cpp (console sessions).
 //
 // Concurrency: a soci::connection_pool; each call leases one session for its
 // duration (blocking while all are busy). SQLite gets a pool of one, so its
@@ -107,6 +107,10 @@ class SociStore final : public Store {
   std::optional<int64_t> rollout_of_device(const std::string& device_id) override;
   std::vector<std::pair<int64_t, MemberRecord>> device_rollouts(const std::string& device_id) override;
   FleetStats fleet_stats(int64_t recent_since) override;
+  bool insert_session(const SessionRecord& s) override;
+  std::optional<SessionRecord> session(const std::string& id_sha256_hex) override;
+  bool delete_session(const std::string& id_sha256_hex) override;
+  size_t delete_expired_sessions(int64_t now) override;
   bool write_rollout_step(const RolloutWrite& w) override;
   bool update_rollout_member(int64_t rollout_id, const MemberRecord& m, int64_t expected) override;
   bool add_rollout_member(int64_t rollout_id, const MemberRecord& m) override;

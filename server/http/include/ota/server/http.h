@@ -59,11 +59,11 @@ uint64_t body_limit();
 
 // --- Request metering (for /metrics). A MeteredRouter runs each handler
 // under a meter naming its route's pattern; the first response built for
-// the request with respond() (reply_json and reply_error use it) notes
-// its status, and when the handler returns the observer gets the method,
-// the route, the status and the seconds since handling began. A handler
-// that replies later from another thread takes the meter with take_meter()
-// and installs it there with a MeterScope around its reply.
+// the request with respond() (reply_json and reply_error use it) gives the
+// observer the method, the route, the status and the seconds since
+// handling began, before the response is sent. A handler that replies
+// later from another thread takes the meter with take_meter() and installs
+// it there with a MeterScope around its reply.
 using ResponseObserver =
     std::function<void(std::string_view method, std::string_view route, int status, double seconds)>;
 
@@ -71,11 +71,11 @@ struct MeterState {
   std::string method, route;
   std::chrono::steady_clock::time_point start;
   std::shared_ptr<const ResponseObserver> observer;
-  int status = 0;  // 0 until a response is built
+  int status = 0;  // 0 until a response is built (then it is reported)
 };
 
-// Makes `state` this thread's meter; on destruction reports it (when a
-// status was noted and it was not taken) and restores the previous one.
+// Makes `state` this thread's meter until destroyed (then the previous one
+// is this thread's again).
 class MeterScope {
  public:
   explicit MeterScope(std::shared_ptr<MeterState> state);
@@ -86,7 +86,7 @@ class MeterScope {
  private:
   std::shared_ptr<MeterState> state_, previous_;
 };
-// This thread's meter, detached: its scope will not report it.
+// This thread's meter, detached from it (for a reply on another thread).
 std::shared_ptr<MeterState> take_meter();
 
 // req->create_response(status), with the status noted for the meter.

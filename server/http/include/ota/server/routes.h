@@ -14,6 +14,7 @@
 #include "ota/server/metrics_service.h"
 #include "ota/server/patch_service.h"
 #include "ota/server/rollout_service.h"
+#include "ota/server/session_service.h"
 #include "ota/server/update_service.h"
 #include "ota/server/worker.h"
 #include "ota/server/http.h"
@@ -36,7 +37,9 @@ struct ServerContext {
   Worker& worker;            // CPU-heavy work, off the I/O threads
   Metrics& metrics;          // this process's counters
   MetricsService& metrics_service;
+  SessionService& sessions;  // the console's logins
   std::string server_pub_pem;
+  bool secure_cookies = false;  // session cookies are Secure (TLS here, or at a proxy in front)
 };
 
 std::unique_ptr<Router> make_router(ServerContext& ctx);

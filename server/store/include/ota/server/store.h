@@ -141,6 +141,15 @@ struct RolloutWrite {
 // What admit_rollout_download decided.
 enum class Admission { kAdmitted, kCapReached, kNotAssigned };
 
+// A console session (services' session_service.h): the database keeps
+// the SHA-256 of its id, never the id itself.
+struct SessionRecord {
+  std::string id_sha256_hex;
+  std::string csrf_token;
+  std::string actor;
+  int64_t created_at = 0, expires_at = 0;
+};
+
 // The fleet as /metrics shows it, counted by the database (grouped rows,
 // never one row per device).
 struct FleetStats {
@@ -327,6 +336,14 @@ class Store {
   // already is admitted again. Serialised per rollout (its row is locked).
   virtual Admission admit_rollout_download(int64_t rollout_id, const std::string& device_id,
                                            uint32_t max_in_progress, int64_t now) = 0;
+
+  // Console sessions. insert_session is false when the id exists;
+  // delete_expired_sessions removes those whose expires_at is `now` or
+  // earlier and returns how many.
+  virtual bool insert_session(const SessionRecord& s) = 0;
+  virtual std::optional<SessionRecord> session(const std::string& id_sha256_hex) = 0;
+  virtual bool delete_session(const std::string& id_sha256_hex) = 0;
+  virtual size_t delete_expired_sessions(int64_t now) = 0;
 
   // The counts of FleetStats; `recent_since`: Unix seconds.
   virtual FleetStats fleet_stats(int64_t recent_since) = 0;
