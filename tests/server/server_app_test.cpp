@@ -925,6 +925,21 @@ TEST_F(ServerApp, GroupsTagsAndFiltersThroughOtactl) {
   HttpResult broken = http_get(s.url("/api/v1/devices?filter=%zz"), "Bearer " + token);
   EXPECT_EQ(broken.status, 400) << broken.body;
   EXPECT_NE(broken.body.find("bad_query"), std::string::npos) << broken.body;
+  // A page, as the console's device table asks for it: sorted, searched,
+  // with the total of every match.
+  HttpResult paged = http_get(s.url("/api/v1/devices?sort=-device_id&offset=1&limit=1&q=LAMP"), "Bearer " + token);
+  ASSERT_EQ(paged.status, 200) << paged.body;
+  nlohmann::json pj = nlohmann::json::parse(paged.body);
+  EXPECT_EQ(pj["total"], 3) << paged.body;
+  EXPECT_EQ(pj["offset"], 1);
+  EXPECT_EQ(pj["limit"], 1);
+  ASSERT_EQ(pj["devices"].size(), 1u) << paged.body;
+  EXPECT_EQ(pj["devices"][0]["device_id"], "lamp-2");
+  for (const char* bad_query : {"limit=0", "limit=12abc", "offset=-1", "sort=colour", "limit=1001"}) {
+    HttpResult refused = http_get(s.url(std::string("/api/v1/devices?") + bad_query), "Bearer " + token);
+    EXPECT_EQ(refused.status, 400) << bad_query << ": " << refused.body;
+    EXPECT_NE(refused.body.find("bad_query"), std::string::npos) << refused.body;
+  }
   CommandResult bad = otactl(dir_, g + "device list --filter 'colour=red'");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("400 invalid_filter: filter: at character 1: unknown field 'colour'"), std::string::npos)

@@ -211,6 +211,13 @@ restinio::query_string_params_t query_of(const Request& req) {
   return std::move(*q);
 }
 
+size_t query_count(const restinio::query_string_params_t& q, const char* name) {
+  const std::string v(q[name]);
+  if (v.empty() || v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos)
+    throw ServiceError(400, "bad_query", std::string(name) + " must be a whole number, not '" + v + "'");
+  return static_cast<size_t>(std::stoul(v));
+}
+
 // ?product=P of a request, or nullopt.
 std::optional<std::string> product_query(const Request& req) {
   auto q = query_of(req);

@@ -96,6 +96,8 @@ Reply reply_ranged(const Request& req, const Bytes& bytes,
 
 // A request's query parameters (relaxed parsing; 400 bad_query when malformed).
 restinio::query_string_params_t query_of(const Request& req);
+// A whole number query parameter (at most 9 digits); 400 bad_query else.
+size_t query_count(const restinio::query_string_params_t& q, const char* name);
 // ?product=P of a request, or nullopt.
 std::optional<std::string> product_query(const Request& req);
 // A JSON object body, or 400 bad_json naming what was expected.

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "ota/delta/sha256.h"
+#include "ota/server/device_query.h"
 #include "ota/server/esp_image.h"
 #include "ota/server/form.h"
 #include "route_util.h"
@@ -193,18 +194,25 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                  return reply_json(req, restinio::status_created(), j);
                }));
   r.get("/api/v1/devices", admin_only(ctx, [&ctx](const Request& req, auto) {
-                // All devices, or those ?filter=EXPR matches (device_filter.h).
-                nlohmann::json list = nlohmann::json::array();
+                // All devices, or a page: ?filter=EXPR (device_filter.h) &q=TEXT
+                // &sort=KEY &offset=N &limit=N (device_query.h).
+                auto q = query_of(req);
+                DeviceQuery dq;
+                if (q.has("filter")) dq.filter = std::string(q["filter"]);
+                if (q.has("q")) dq.search = std::string(q["q"]);
+                if (q.has("sort")) dq.sort = std::string(q["sort"]);
+                if (q.has("offset")) dq.offset = query_count(q, "offset");
+                if (q.has("limit")) dq.limit = query_count(q, "limit");
                 FleetView view(ctx.store);
                 const int64_t now = unix_now();
-                auto q = query_of(req);
-                if (q.has("filter")) {
-                  for (const DeviceRecord& d : view.matching(DeviceFilter::parse(std::string(q["filter"])), now))
-                    list.push_back(device_json(d, view, now));
-                } else {
-                  for (const DeviceRecord& d : view.devices()) list.push_back(device_json(d, view, now));
-                }
-                return reply_json(req, restinio::status_ok(), {{"devices", list}});
+                DevicePage page = query_devices(view, dq, now);
+                nlohmann::json list = nlohmann::json::array();
+                for (const DeviceRecord& d : page.devices) list.push_back(device_json(d, view, now));
+                return reply_json(req, restinio::status_ok(),
+                                  {{"devices", list},
+                                   {"total", page.total},
+                                   {"offset", dq.offset},
+                                   {"limit", dq.limit ? nlohmann::json(*dq.limit) : nlohmann::json(nullptr)}});
               }));
   r.get("/api/v1/devices/:device_id", admin_only(ctx, [&ctx](const Request& req, auto params) {
                 return reply_json(req, restinio::status_ok(), one_device_json(ctx, param(params, "device_id")));
@@ -282,11 +290,7 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                 auto q = query_of(req);
                 size_t limit = 100;
                 if (q.has("limit")) {
-                  try {
-                    limit = std::stoul(std::string(q["limit"]));
-                  } catch (const std::exception&) {
-                    throw ServiceError(400, "bad_query", "limit must be a number");
-                  }
+                  limit = query_count(q, "limit");  // "12abc" is refused, not read as 12
                   if (limit == 0 || limit > 10000) throw ServiceError(400, "bad_query", "limit must be 1..10000");
                 }
                 nlohmann::json list = nlohmann::json::array();
