@@ -256,6 +256,7 @@ int main(int argc, char** argv) {
     bool postgres = opt.db.rfind("postgresql://", 0) == 0 || opt.db.rfind("postgres://", 0) == 0;
     std::printf("ota-server listening on %s (data %s, database %s)\n", url.c_str(),
                 fs::absolute(opt.data).lexically_normal().c_str(), postgres ? "PostgreSQL" : "SQLite");
+    std::printf("console: %s/\n", url.c_str());
     if (opt.metrics_listen)
       std::printf("metrics (no token) on http://%s/metrics\n", opt.metrics_listen->c_str());
     if (keys.created)

@@ -1016,7 +1016,39 @@ TEST_F(ServerApp, VersionedCheckInDeltaAndFullImage) {
                                    R"({"product":"demo","old_version":"1.0.0","new_version":"1.0.1"})");
   ASSERT_EQ(ahead.status, 200) << ahead.body;
   EXPECT_LE(nlohmann::json::parse(ahead.body)["device_ram"].get<int>(), 32 * 1024);
-  EXPECT_EQ(nlohmann::json::parse(http_get(s.url("/api/v1/patches"), admin).body)["patches"].size(), 1u);
+  nlohmann::json listed = nlohmann::json::parse(http_get(s.url("/api/v1/patches"), admin).body)["patches"];
+  ASSERT_EQ(listed.size(), 1u);
+  // What the delta saves against the full image; the firmware-aware form
+  // is null until built.
+  EXPECT_TRUE(listed[0]["firmware_aware_size"].is_null()) << listed.dump();
+  EXPECT_EQ(listed[0]["full_size"], v101.size());
+  EXPECT_EQ(listed[0]["saved_bytes"], v101.size() - listed[0]["size"].get<uint64_t>());
+  HttpResult both = http_post_raw(s.url("/api/v1/patches"), admin, "application/json",
+                                  R"({"product":"demo","old_version":"1.0.0","new_version":"1.0.1","firmware_aware":true})");
+  ASSERT_EQ(both.status, 200) << both.body;
+  nlohmann::json bj = nlohmann::json::parse(both.body);
+  ASSERT_TRUE(bj["firmware_aware_size"].is_number_unsigned()) << both.body;
+  const uint64_t smallest = std::min(bj["firmware_aware_size"].get<uint64_t>(), bj["size"].get<uint64_t>());
+  EXPECT_EQ(bj["saved_bytes"], v101.size() - smallest) << both.body;
+  nlohmann::json without_paths = bj;
+  without_paths.erase("patch");
+  without_paths.erase("signature");
+  EXPECT_EQ(nlohmann::json::parse(http_get(s.url("/api/v1/patches?product=demo"), admin).body)["patches"][0],
+            without_paths);
+  HttpResult typo = http_post_raw(s.url("/api/v1/patches"), admin, "application/json",
+                                  R"({"product":"demo","old_version":"1.0.0","new_version":"1.0.1","firmware_aware":"yes"})");
+  EXPECT_EQ(typo.status, 400) << typo.body;
+  // The console's overview: lamp-7 checked in running 1.0.0, reported no status.
+  HttpResult fleet = http_get(s.url("/api/v1/fleet"), admin);
+  ASSERT_EQ(fleet.status, 200) << fleet.body;
+  nlohmann::json fj = nlohmann::json::parse(fleet.body);
+  EXPECT_EQ(fj["devices"], 1);
+  EXPECT_EQ(fj["by_product"], nlohmann::json::parse(R"([{"product":"demo","devices":1}])")) << fleet.body;
+  EXPECT_EQ(fj["by_version"], nlohmann::json::parse(R"([{"product":"demo","version":"1.0.0","devices":1}])"));
+  EXPECT_EQ(fj["by_state"], nlohmann::json::parse(R"([{"product":"demo","state":"none","devices":1}])"));
+  EXPECT_EQ(fj["not_seen"]["total"], 0);
+  EXPECT_EQ(http_get(s.url("/api/v1/fleet?not_seen_after=soon"), admin).status, 400);
+  EXPECT_EQ(http_get(s.url("/api/v1/fleet"), "Bearer wrong").status, 401);
   ASSERT_EQ(http_post_raw(s.url("/api/v1/updates"), admin, "application/json",
                           R"({"device_id":"lamp-7","version":"1.0.1"})").status, 201);
 

@@ -902,6 +902,44 @@ TEST_P(StoreTest, StatusHistoryIsOrderedNewestLast) {
             "store: add_status: unknown device 'nobody'");
 }
 
+TEST_P(StoreTest, RecentFailuresAreTheNewestFailedRolledBackOrRefusedEvents) {
+  auto store = open();
+  ASSERT_TRUE(store->insert_device(dev("d1")));
+  ASSERT_TRUE(store->insert_device(dev("d2")));
+  store->add_status({"d1", kT0 + 1, "failed", "no space"});
+  store->add_status({"d1", kT0 + 2, "confirmed", ""});
+  store->add_status({"d2", kT0 + 3, "rolled_back", "self-test failed"});
+  store->add_status({"d2", kT0 + 3, "refused", "product_mismatch"});  // same second: insertion order
+  store->add_status({"d1", kT0 + 4, "downloading", ""});
+  EXPECT_EQ(show(store->recent_failures(10)),
+            show(std::vector<StatusEvent>{{"d2", kT0 + 3, "refused", "product_mismatch"},
+                  {"d2", kT0 + 3, "rolled_back", "self-test failed"},
+                  {"d1", kT0 + 1, "failed", "no space"}}));
+  EXPECT_EQ(show(store->recent_failures(1)), show(std::vector<StatusEvent>{{"d2", kT0 + 3, "refused", "product_mismatch"}}));
+  EXPECT_TRUE(store->recent_failures(0).empty());
+}
+
+TEST_P(StoreTest, DownloadsAreCountedPerDevice) {
+  auto store = open();
+  ASSERT_TRUE(store->insert_device(dev("d1")));
+  ASSERT_TRUE(store->insert_device(dev("d2")));
+  EXPECT_EQ(store->download_counts("d1").requests, 0u);  // never counted
+  store->count_download("d1", 4096, false);
+  store->count_download("d1", 1000, true);
+  store->count_download("d2", 7, false);
+  DownloadCounts c = store->download_counts("d1");
+  EXPECT_EQ(c.requests, 2u);
+  EXPECT_EQ(c.bytes, 5096u);
+  EXPECT_EQ(c.resumes, 1u);
+  EXPECT_EQ(store->download_counts("d2").bytes, 7u);
+  EXPECT_EQ(store->download_counts("nobody").requests, 0u);
+  EXPECT_EQ(message_of([&] { store->count_download("nobody", 1, false); }),
+            "store: count_download: unknown device 'nobody'");
+  // Kept in the database, not in the store object.
+  store.reset();
+  EXPECT_EQ(open()->download_counts("d1").bytes, 5096u);
+}
+
 TEST_P(StoreTest, AuditLogOrderAndLimit) {
   auto store = open();
   EXPECT_TRUE(store->audit_log(10).empty());

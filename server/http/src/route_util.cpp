@@ -182,6 +182,8 @@ nlohmann::json device_json(const DeviceRecord& d, const FleetView& view, int64_t
 nlohmann::json one_device_json(ServerContext& ctx, const std::string& device_id) {
   DeviceRecord d = ctx.devices.get(device_id);  // 400 / 404
   nlohmann::json j = device_json(d, FleetView(ctx.store, device_id), unix_now());
+  DownloadCounts dl = ctx.devices.downloads(device_id);
+  j["downloads"] = {{"requests", dl.requests}, {"bytes", dl.bytes}, {"resumes", dl.resumes}};
   auto rollout = ctx.store.rollout_of_device(device_id);
   j["rollout"] = rollout ? nlohmann::json(*rollout) : nlohmann::json(nullptr);
   return j;

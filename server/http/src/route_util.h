@@ -119,6 +119,7 @@ nlohmann::json one_device_json(ServerContext& ctx, const std::string& device_id)
 // routes (routes_session.cpp).
 void add_rollout_routes(MeteredRouter& r, ServerContext& ctx);
 void add_session_routes(MeteredRouter& r, ServerContext& ctx);
+void add_console_routes(MeteredRouter& r);
 
 }  // namespace ota::server::routes_detail
 

@@ -8,6 +8,7 @@
 
 #include "ota/delta/sha256.h"
 #include "ota/server/device_query.h"
+#include "ota/server/fleet_summary.h"
 #include "ota/server/esp_image.h"
 #include "ota/server/form.h"
 #include "route_util.h"
@@ -72,6 +73,52 @@ nlohmann::json patch_json(const PatchRecord& p) {
           {"created_at", p.created_at}};
 }
 
+// A patch with what it saves: the full image's size, the firmware-aware
+// form's once built (null before), and the bytes the smaller delta saves.
+nlohmann::json delta_json(ServerContext& ctx, const PatchRecord& p) {
+  nlohmann::json j = patch_json(p);
+  std::optional<uint64_t> fa = ctx.checkin.delta_release_size(p.product, p.old_version, p.new_version, true);
+  j["firmware_aware_size"] = fa ? nlohmann::json(*fa) : nlohmann::json(nullptr);
+  auto target = ctx.store.firmware(p.product, p.new_version);
+  if (!target) return j;  // a patch outlives nothing it names, but stay safe
+  j["full_size"] = target->size;
+  const uint64_t smallest = fa ? std::min(*fa, p.size) : p.size;
+  j["saved_bytes"] = target->size > smallest ? target->size - smallest : 0;
+  return j;
+}
+
+nlohmann::json fleet_json(const FleetSummary& s) {
+  auto counts = [](const std::vector<FleetSummary::Count>& v, const char* name_key) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const FleetSummary::Count& c : v) {
+      nlohmann::json j = {{"product", c.product}, {"devices", c.devices}};
+      if (name_key) j[name_key] = c.name ? nlohmann::json(*c.name) : nlohmann::json(nullptr);
+      list.push_back(j);
+    }
+    return list;
+  };
+  nlohmann::json silent = nlohmann::json::array();
+  for (const DeviceRecord& d : s.not_seen)
+    silent.push_back({{"device_id", d.device_id},
+                      {"product", d.product},
+                      {"last_seen", d.last_seen ? nlohmann::json(*d.last_seen) : nlohmann::json(nullptr)}});
+  nlohmann::json failures = nlohmann::json::array();
+  for (const FleetSummary::Failure& f : s.failures)
+    failures.push_back({{"device_id", f.event.device_id},
+                        {"product", f.product},
+                        {"at", f.event.at},
+                        {"state", f.event.state},
+                        {"detail", f.event.detail}});
+  return {{"devices", s.devices},
+          {"enabled", s.enabled},
+          {"not_seen_after_s", s.not_seen_after_s},
+          {"by_product", counts(s.by_product, nullptr)},
+          {"by_version", counts(s.by_version, "version")},
+          {"by_state", counts(s.by_state, "state")},
+          {"not_seen", {{"total", s.not_seen_total}, {"devices", silent}}},
+          {"failures", failures}};
+}
+
 // The scrape is rendered before its own response counts.
 Reply reply_metrics(ServerContext& ctx, const Request& req) {
   std::string body = ctx.metrics_service.scrape();
@@ -82,10 +129,12 @@ Reply reply_metrics(ServerContext& ctx, const Request& req) {
       .done();
 }
 
-// Release and patch bytes as Metrics counts them.
-std::function<void(uint64_t, uint64_t)> count_download(ServerContext& ctx, bool full, bool firmware_aware) {
-  return [&ctx, full, firmware_aware](uint64_t first, uint64_t n) {
+// Release and patch bytes as Metrics counts them, and per device.
+std::function<void(uint64_t, uint64_t)> count_download(ServerContext& ctx, const std::string& device, bool full,
+                                                       bool firmware_aware) {
+  return [&ctx, device, full, firmware_aware](uint64_t first, uint64_t n) {
     ctx.metrics.download(full ? "full" : "delta", firmware_aware, first, n);
+    ctx.devices.record_download(device, first, n);
   };
 }
 
@@ -168,7 +217,7 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                                     ctx.patches.encrypted_for_device(ctx.devices.get(device).product,
                                                                      param(params, "old"), param(params, "new"),
                                                                      device, key),
-                                    count_download(ctx, false, false));
+                                    count_download(ctx, device, false, false));
               }));
   r.get("/get_signature/:old/:new", guarded([&ctx](const Request& req, auto params) {
                 // The default product's, or ?product=P's.
@@ -233,6 +282,7 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
 
   add_rollout_routes(r, ctx);
   add_session_routes(r, ctx);
+  add_console_routes(r);
 
   // --- /api/v1/groups: static (members listed) and dynamic (a filter).
   r.get("/api/v1/groups", admin_only(ctx, [&ctx](const Request& req, auto) {
@@ -362,7 +412,7 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                 const std::string release = param(params, "release");
                 Bytes stream = ctx.checkin.release_stream(device, release);
                 ArtifactStore::ReleaseForm form = ArtifactStore::release_form(release);
-                return reply_ranged(req, stream, count_download(ctx, form.full, form.firmware_aware));
+                return reply_ranged(req, stream, count_download(ctx, device, form.full, form.firmware_aware));
               }));
 
   r.post("/api/v1/devices/:device_id/status", guarded([&ctx](const Request& req, auto params) {
@@ -412,14 +462,19 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
   // pair) and list.
   r.post("/api/v1/patches", admin_only(ctx, [&ctx](const Request& req, auto) {
                  nlohmann::json body = nlohmann::json::parse(req->body(), nullptr, false);
+                 const char* expected = "expected {\"product\"?, \"old_version\", \"new_version\", \"firmware_aware\"?}";
                  if (body.is_discarded() || !body.is_object() || !body.contains("old_version") ||
                      !body["old_version"].is_string() || !body.contains("new_version") || !body["new_version"].is_string())
-                   throw ServiceError(400, "bad_json", "expected {\"product\"?, \"old_version\", \"new_version\"}");
+                   throw ServiceError(400, "bad_json", expected);
+                 if (body.contains("firmware_aware") && !body["firmware_aware"].is_boolean())
+                   throw ServiceError(400, "bad_json", "firmware_aware must be true or false");
+                 const bool firmware_aware = body.value("firmware_aware", false);
                  std::string product = product_or_default(optional_string(body, "product"));
                  std::string old_v = body["old_version"].get<std::string>(), new_v = body["new_version"].get<std::string>();
-                 return reply_later(ctx, req, [&ctx, product, old_v, new_v] {
+                 return reply_later(ctx, req, [&ctx, product, old_v, new_v, firmware_aware] {
                    PatchService::Made m = ctx.patches.make(product, old_v, new_v, "admin");
-                   nlohmann::json j = patch_json(m.record);
+                   if (firmware_aware) ctx.checkin.prepare_delta_release(product, old_v, new_v, true);
+                   nlohmann::json j = delta_json(ctx, m.record);
                    j["patch"] = m.patch;
                    j["signature"] = m.signature;
                    return j;
@@ -427,7 +482,7 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                }));
   r.get("/api/v1/patches", admin_only(ctx, [&ctx](const Request& req, auto) {
                 nlohmann::json list = nlohmann::json::array();
-                for (const PatchRecord& p : ctx.patches.list(product_query(req))) list.push_back(patch_json(p));
+                for (const PatchRecord& p : ctx.patches.list(product_query(req))) list.push_back(delta_json(ctx, p));
                 return reply_json(req, restinio::status_ok(), {{"patches", list}});
               }));
 
@@ -447,6 +502,14 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                                    {"devices_enabled", enabled},
                                    {"devices_with_assignment", assigned},
                                    {"patches", ctx.store.list_patches().size()}});
+              }));
+
+  // --- /api/v1/fleet: the console's overview (fleet_summary.h).
+  r.get("/api/v1/fleet", admin_only(ctx, [&ctx](const Request& req, auto) {
+                auto q = query_of(req);
+                int64_t after = 86400;
+                if (q.has("not_seen_after")) after = static_cast<int64_t>(query_count(q, "not_seen_after"));
+                return reply_json(req, restinio::status_ok(), fleet_json(summarize_fleet(ctx.store, unix_now(), after)));
               }));
 
   // --- /api/v1/products: each with its chips and what it holds.

@@ -52,6 +52,25 @@ void CheckInService::authenticate(const std::string& device_id, std::string_view
   if (!d.enabled) throw ServiceError(403, "device_disabled", "device " + device_id + " is disabled");
 }
 
+std::optional<uint64_t> CheckInService::delta_release_size(const std::string& product,
+                                                          const std::string& old_version,
+                                                          const std::string& new_version, bool firmware_aware) {
+  if (!valid_version(old_version) || !valid_version(new_version)) return std::nullopt;
+  const std::string name = ArtifactStore::release_name(product, old_version, new_version, firmware_aware);
+  auto meta = artifacts_.read(artifacts_.release_path(name, "json"));
+  if (!meta) return std::nullopt;
+  auto j = nlohmann::json::parse(meta->begin(), meta->end(), nullptr, false);
+  if (j.is_discarded() || !j.contains("payload_size") || !j["payload_size"].is_number_unsigned()) return std::nullopt;
+  return j["payload_size"].get<uint64_t>();
+}
+
+uint64_t CheckInService::prepare_delta_release(const std::string& product, const std::string& old_version,
+                                               const std::string& new_version, bool firmware_aware) {
+  FirmwareRecord base = firmware_.get(product, old_version);
+  FirmwareRecord target = firmware_.get(product, new_version);
+  return release_for(base, target, firmware_aware).payload_size;
+}
+
 CheckInService::Release CheckInService::release_for(const std::optional<FirmwareRecord>& base,
                                                     const FirmwareRecord& target, bool firmware_aware) {
   std::lock_guard lock(mutex_);

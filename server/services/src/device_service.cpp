@@ -59,6 +59,12 @@ DeviceRecord DeviceService::get(const std::string& device_id) {
 
 std::vector<DeviceRecord> DeviceService::list() { return store_.list_devices(); }
 
+void DeviceService::record_download(const std::string& device_id, uint64_t first, uint64_t count) {
+  store_.count_download(device_id, count, first > 0);
+}
+
+DownloadCounts DeviceService::downloads(const std::string& device_id) { return store_.download_counts(device_id); }
+
 void DeviceService::set_enabled(const std::string& device_id, bool enabled, const std::string& actor) {
   get(device_id);
   store_.set_device_enabled(device_id, enabled);

@@ -345,6 +345,17 @@ const std::vector<Migration>& migrations() {
            "  expires_at BIGINT NOT NULL)",
            "CREATE INDEX sessions_by_expiry ON sessions (expires_at)",
        }},
+      // Version 6: what each device downloaded (the console's device page),
+      // and the newest failures fleet-wide without a scan of every event.
+      {6,
+       {
+           "CREATE TABLE device_downloads ("
+           "  device_id TEXT NOT NULL PRIMARY KEY REFERENCES devices (device_id),"
+           "  requests BIGINT NOT NULL,"
+           "  bytes BIGINT NOT NULL,"
+           "  resumes BIGINT NOT NULL)",
+           "CREATE INDEX status_events_by_state ON status_events (state, at, seq)",
+       }},
   };
   return list;
 }

@@ -119,6 +119,9 @@ class SociStore final : public Store {
 
   void add_status(const StatusEvent& e) override;
   std::vector<StatusEvent> status_history(const std::string& device_id) override;
+  std::vector<StatusEvent> recent_failures(size_t limit) override;
+  void count_download(const std::string& device_id, uint64_t bytes, bool resumed) override;
+  DownloadCounts download_counts(const std::string& device_id) override;
   void add_audit(const AuditEvent& e) override;
   std::vector<AuditEvent> audit_log(size_t limit) override;
 

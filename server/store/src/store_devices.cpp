@@ -182,6 +182,56 @@ std::vector<StatusEvent> SociStore::status_history(const std::string& device_id)
   });
 }
 
+std::vector<StatusEvent> SociStore::recent_failures(size_t limit) {
+  if (limit == 0) return {};
+  const long long n = static_cast<long long>(std::min<uint64_t>(limit, 1'000'000));
+  return run("recent_failures", [&](soci::session& sql) {
+    std::vector<StatusEvent> out;
+    StatusEvent row;
+    long long at = 0;
+    Query q(sql);
+    q.into(row.device_id).into(at).into(row.state).into(row.detail).use(n, "n");
+    for (bool more = q.run("SELECT device_id, at, state, detail FROM status_events"
+                           " WHERE state IN ('failed', 'rolled_back', 'refused')"
+                           " ORDER BY at DESC, seq DESC LIMIT :n");
+         more; more = q.next()) {
+      out.push_back({row.device_id, at, row.state, row.detail});
+    }
+    return out;
+  });
+}
+
+void SociStore::count_download(const std::string& device_id, uint64_t bytes, bool resumed) {
+  const long long b = static_cast<long long>(std::min<uint64_t>(bytes, INT64_MAX));
+  const long long r = resumed ? 1 : 0;
+  run("count_download", [&](soci::session& sql) {
+    WriteTransaction tr(sql);
+    require_device(sql, "count_download", device_id);
+    Query(sql)
+        .use(device_id, "d").use(b, "b").use(r, "r")
+        .run("INSERT INTO device_downloads (device_id, requests, bytes, resumes) VALUES (:d, 1, :b, :r)"
+             " ON CONFLICT (device_id) DO UPDATE SET requests = device_downloads.requests + 1,"
+             " bytes = device_downloads.bytes + excluded.bytes,"
+             " resumes = device_downloads.resumes + excluded.resumes");
+    tr.commit();
+  });
+}
+
+DownloadCounts SociStore::download_counts(const std::string& device_id) {
+  return run("download_counts", [&](soci::session& sql) {
+    long long requests = 0, bytes = 0, resumes = 0;
+    DownloadCounts c;
+    if (Query(sql)
+            .into(requests).into(bytes).into(resumes).use(device_id, "d")
+            .run("SELECT requests, bytes, resumes FROM device_downloads WHERE device_id = :d")) {
+      c.requests = static_cast<uint64_t>(requests);
+      c.bytes = static_cast<uint64_t>(bytes);
+      c.resumes = static_cast<uint64_t>(resumes);
+    }
+    return c;
+  });
+}
+
 void SociStore::add_audit(const AuditEvent& e) {
   run("add_audit", [&](soci::session& sql) {
     WriteTransaction tr(sql);

@@ -75,6 +75,16 @@ class CheckInService {
   // key, which only manifests for its recipients carry (the CDN model).
   Bytes release_stream(const std::string& device_id, const std::string& release);
 
+  // The payload size of a pair's delta release (plain or firmware-aware)
+  // once it is built, or nullopt: what the console shows beside the full
+  // image. Reads metadata only.
+  std::optional<uint64_t> delta_release_size(const std::string& product, const std::string& old_version,
+                                             const std::string& new_version, bool firmware_aware);
+  // Builds that release ahead of any check-in (seconds of CPU: off the I/O
+  // threads) and returns its payload size; 404 firmware_not_found.
+  uint64_t prepare_delta_release(const std::string& product, const std::string& old_version,
+                                 const std::string& new_version, bool firmware_aware);
+
  private:
   struct Release;
   Release release_for(const std::optional<FirmwareRecord>& base, const FirmwareRecord& target,

@@ -35,6 +35,10 @@ class DeviceService {
   DeviceRecord get(const std::string& device_id);  // 400 / 404 device_not_found
   std::vector<DeviceRecord> list();
   void set_enabled(const std::string& device_id, bool enabled, const std::string& actor);
+  // A release (or legacy patch) request answered with `count` bytes from
+  // byte `first` (first > 0: a resumed download), for the device's page.
+  void record_download(const std::string& device_id, uint64_t first, uint64_t count);
+  DownloadCounts downloads(const std::string& device_id);
   // The device's key, unsealed; 404 unknown, 403 device_disabled.
   Bytes device_key(const std::string& device_id);
 

@@ -141,6 +141,13 @@ struct RolloutWrite {
 // What admit_rollout_download decided.
 enum class Admission { kAdmitted, kCapReached, kNotAssigned };
 
+// What a device downloaded of its releases (Store::count_download).
+struct DownloadCounts {
+  uint64_t requests = 0;  // release requests answered with bytes
+  uint64_t bytes = 0;     // payload bytes sent
+  uint64_t resumes = 0;   // requests that resumed with a Range not from byte 0
+};
+
 // A console session (services' session_service.h): the database keeps
 // the SHA-256 of its id, never the id itself.
 struct SessionRecord {
@@ -353,6 +360,13 @@ class Store {
   // unknown device; status_history of an unknown device is empty.
   virtual void add_status(const StatusEvent& e) = 0;
   virtual std::vector<StatusEvent> status_history(const std::string& device_id) = 0;
+  // The newest status events whose state is failed, rolled_back or
+  // refused, fleet-wide, newest first, at most `limit`.
+  virtual std::vector<StatusEvent> recent_failures(size_t limit) = 0;
+  // Adds one answered release request of `bytes` (a resume when `resumed`)
+  // to the device's counts; 0 for a device never counted.
+  virtual void count_download(const std::string& device_id, uint64_t bytes, bool resumed) = 0;
+  virtual DownloadCounts download_counts(const std::string& device_id) = 0;
   virtual void add_audit(const AuditEvent& e) = 0;
   virtual std::vector<AuditEvent> audit_log(size_t limit) = 0;  // newest last, at most limit
 };

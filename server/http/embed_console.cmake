@@ -1,0 +1,20 @@
+# Writes a C++ file holding every file of the console folder (server/console):
+# cmake -DSRC_DIR=... -DOUT=... -P embed_console.cmake. Bytes, not text, so no
+# file's content can end a raw string early.
+file(GLOB_RECURSE files RELATIVE ${SRC_DIR} ${SRC_DIR}/*)
+list(SORT files)
+set(body "// Generated from server/console by embed_console.cmake: do not edit.\n#include \"console_assets.h\"\n\nnamespace ota::server {\nnamespace {\n")
+set(table "")
+set(i 0)
+foreach(f ${files})
+  file(READ ${SRC_DIR}/${f} hex HEX)
+  string(LENGTH "${hex}" hex_len)
+  math(EXPR size "${hex_len} / 2")
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  string(APPEND body "const unsigned char f${i}[] = {${bytes}0};\n")
+  string(APPEND table "    {\"${f}\", f${i}, ${size}},\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+string(APPEND body "}  // namespace\n\nconst std::vector<ConsoleAsset>& console_assets() {\n  static const std::vector<ConsoleAsset> assets = {\n${table}  };\n  return assets;\n}\n\n}  // namespace ota::server\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
