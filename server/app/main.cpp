@@ -1,16 +1,19 @@
 // ota-server: the OTA server on its embedded defaults (SQLite + local files
 // under --data, keys made on first start).
 //
-//   ota-server [--config FILE] [--data DIR] [--listen HOST:PORT] [--db URL] [--threads N]
+//   ota-server [--config FILE] [--data DIR] [--listen HOST:PORT] [--db URL]
+//              [--db-pool N] [--db-statement-timeout MS] [--threads N]
 //              [--tls-cert PEM --tls-key PEM] [--rollout-tick MS] [--rollout-scan S]
 //              [--metrics-listen HOST:PORT] [--secure-cookies]
 //
 // Sources, strongest first: flags, environment (OTA_DATA, OTA_LISTEN,
-// OTA_DB, OTA_THREADS, OTA_ROLLOUT_TICK_MS, OTA_ROLLOUT_SCAN_S,
-// OTA_METRICS_LISTEN, OTA_SECURE_COOKIES, OTA_ADMIN_TOKEN), the config
-// file (`key = value` lines: data, listen, db, threads, tls_cert, tls_key,
-// rollout_tick_ms, rollout_scan_s, metrics_listen, secure_cookies; `#`
-// comments), defaults.
+// OTA_DB, OTA_DB_POOL, OTA_DB_STATEMENT_TIMEOUT_MS, OTA_THREADS,
+// OTA_ROLLOUT_TICK_MS, OTA_ROLLOUT_SCAN_S, OTA_METRICS_LISTEN,
+// OTA_SECURE_COOKIES, OTA_ADMIN_TOKEN), the config file (`key = value`
+// lines: data, listen, db, db_pool, db_statement_timeout_ms, threads,
+// tls_cert, tls_key, rollout_tick_ms, rollout_scan_s, metrics_listen,
+// secure_cookies; `#` comments), defaults. The pool and the timeout are
+// PostgreSQL's: with SQLite either one is refused at start.
 // Stops gracefully on SIGINT or SIGTERM. Exit status: 0 after a clean stop,
 // 1 when it cannot start, 2 on a usage error.
 #include <signal.h>
@@ -40,6 +43,7 @@ struct Options {
   fs::path data = "var";
   std::string listen = "127.0.0.1:8000";
   std::string db;  // default: sqlite3://DATA/ota.db
+  Store::Options db_options;  // PostgreSQL's pool size and statement timeout
   size_t threads = 2;
   std::optional<std::string> tls_cert, tls_key;
   int64_t rollout_tick_ms = 2000;  // the rollout engine's timer
@@ -65,6 +69,16 @@ int64_t parse_positive(const std::string& v, const char* what, int64_t max) {
   } catch (const std::exception&) {
   }
   throw UsageError(std::string(what) + " must be 1.." + std::to_string(max) + ", got '" + v + "'");
+}
+
+// 0..max (0 has a meaning, e.g. no statement timeout).
+int64_t parse_count(const std::string& v, const char* what, int64_t max) {
+  if (v == "0") return 0;
+  try {
+    return parse_positive(v, what, max);
+  } catch (const UsageError&) {
+  }
+  throw UsageError(std::string(what) + " must be 0.." + std::to_string(max) + ", got '" + v + "'");
 }
 
 bool parse_bool(const std::string& v, const char* what) {
@@ -102,6 +116,9 @@ void apply_config_file(const fs::path& path, Options& o) {
     if (key == "data") o.data = value;
     else if (key == "listen") o.listen = value;
     else if (key == "db") o.db = value;
+    else if (key == "db_pool") o.db_options.pool_size = parse_positive(value, "db_pool", 256);
+    else if (key == "db_statement_timeout_ms")
+      o.db_options.statement_timeout_ms = parse_count(value, "db_statement_timeout_ms", 86400000);
     else if (key == "threads") o.threads = parse_threads(value);
     else if (key == "tls_cert") o.tls_cert = value;
     else if (key == "tls_key") o.tls_key = value;
@@ -121,6 +138,9 @@ Options parse(int argc, char** argv) {
   o.data = env_or("OTA_DATA", o.data.string());
   o.listen = env_or("OTA_LISTEN", o.listen);
   o.db = env_or("OTA_DB", o.db);
+  if (const char* t = std::getenv("OTA_DB_POOL"); t && *t) o.db_options.pool_size = parse_positive(t, "OTA_DB_POOL", 256);
+  if (const char* t = std::getenv("OTA_DB_STATEMENT_TIMEOUT_MS"); t && *t)
+    o.db_options.statement_timeout_ms = parse_count(t, "OTA_DB_STATEMENT_TIMEOUT_MS", 86400000);
   if (const char* t = std::getenv("OTA_THREADS"); t && *t) o.threads = parse_threads(t);
   if (const char* t = std::getenv("OTA_ROLLOUT_TICK_MS"); t && *t)
     o.rollout_tick_ms = parse_positive(t, "OTA_ROLLOUT_TICK_MS", 3600000);
@@ -138,6 +158,9 @@ Options parse(int argc, char** argv) {
     else if (a == "--data") o.data = value();
     else if (a == "--listen") o.listen = value();
     else if (a == "--db") o.db = value();
+    else if (a == "--db-pool") o.db_options.pool_size = parse_positive(value(), "--db-pool", 256);
+    else if (a == "--db-statement-timeout")
+      o.db_options.statement_timeout_ms = parse_count(value(), "--db-statement-timeout", 86400000);
     else if (a == "--threads") o.threads = parse_threads(value());
     else if (a == "--tls-cert") o.tls_cert = value();
     else if (a == "--tls-key") o.tls_key = value();
@@ -200,10 +223,11 @@ int main(int argc, char** argv) {
     if (std::string(e.what()) != "help") std::fprintf(stderr, "ota-server: %s\n", e.what());
     std::fprintf(stderr,
                  "usage: ota-server [--config FILE] [--data DIR] [--listen HOST:PORT] [--db URL] "
+                 "[--db-pool N] [--db-statement-timeout MS] "
                  "[--threads N] [--tls-cert PEM --tls-key PEM] [--rollout-tick MS] [--rollout-scan S] "
                  "[--metrics-listen HOST:PORT] [--secure-cookies]\n"
-                 "environment: OTA_DATA, OTA_LISTEN, OTA_DB, OTA_THREADS, OTA_ROLLOUT_TICK_MS, "
-                 "OTA_ROLLOUT_SCAN_S, OTA_METRICS_LISTEN, OTA_SECURE_COOKIES, OTA_ADMIN_TOKEN\n");
+                 "environment: OTA_DATA, OTA_LISTEN, OTA_DB, OTA_DB_POOL, OTA_DB_STATEMENT_TIMEOUT_MS, OTA_THREADS, "
+                 "OTA_ROLLOUT_TICK_MS, OTA_ROLLOUT_SCAN_S, OTA_METRICS_LISTEN, OTA_SECURE_COOKIES, OTA_ADMIN_TOKEN\n");
     return 2;
   }
 
@@ -221,7 +245,7 @@ int main(int argc, char** argv) {
     const char* env_token = std::getenv("OTA_ADMIN_TOKEN");
     AdminTokenSetup token = setup_admin_token(
         opt.data, env_token ? std::optional<std::string>(env_token) : std::nullopt);
-    std::unique_ptr<Store> store = Store::open(opt.db);
+    std::unique_ptr<Store> store = Store::open(opt.db, opt.db_options);
     ArtifactStore artifacts(opt.data / "storage");
     AdminAuth admin(token.hash);
     FirmwareService firmware(*store, artifacts);
@@ -254,8 +278,14 @@ int main(int argc, char** argv) {
 
     std::string url = (opt.tls_cert ? "https://" : "http://") + opt.listen;
     bool postgres = opt.db.rfind("postgresql://", 0) == 0 || opt.db.rfind("postgres://", 0) == 0;
+    std::string database = "SQLite";
+    if (postgres) {
+      const int64_t timeout = opt.db_options.statement_timeout_ms.value_or(Store::kDefaultStatementTimeoutMs);
+      database = "PostgreSQL, pool " + std::to_string(opt.db_options.pool_size.value_or(Store::kDefaultPostgresPool)) +
+                 ", statement timeout " + (timeout == 0 ? std::string("none") : std::to_string(timeout) + " ms");
+    }
     std::printf("ota-server listening on %s (data %s, database %s)\n", url.c_str(),
-                fs::absolute(opt.data).lexically_normal().c_str(), postgres ? "PostgreSQL" : "SQLite");
+                fs::absolute(opt.data).lexically_normal().c_str(), database.c_str());
     std::printf("console: %s/\n", url.c_str());
     if (opt.metrics_listen)
       std::printf("metrics (no token) on http://%s/metrics\n", opt.metrics_listen->c_str());

@@ -58,6 +58,17 @@ TEST(DeviceFilter, AnUnknownImageHasNoVersionAndANeverSeenDeviceIsNotRecent) {
   EXPECT_TRUE(x.match("last_seen>1s")) << "never seen counts as not seen for any time";
 }
 
+TEST(DeviceFilter, TheLatestReportsStateAndNoneBeforeTheFirst) {
+  Fixture x;
+  EXPECT_TRUE(x.match("state=none"));
+  EXPECT_FALSE(x.match("state=failed"));
+  x.f.last_state = "rolled_back";
+  EXPECT_TRUE(x.match("state=rolled_back"));
+  EXPECT_TRUE(x.match("state=failed or state=rolled_back"));
+  EXPECT_FALSE(x.match("state=none"));
+  EXPECT_TRUE(x.match("state!=confirmed"));
+}
+
 TEST(DeviceFilter, AndBindsTighterThanOrAndNotTighterThanBoth) {
   Fixture x;
   EXPECT_TRUE(x.match("product=x or product=wled-esp32c3 and tag.hw=B"));
@@ -97,7 +108,7 @@ TEST(DeviceFilter, MalformedFiltersSayWhereAndWhy) {
   };
   EXPECT_EQ(why(""), "filter: at character 1: empty filter");
   EXPECT_EQ(why("colour=blue"), "filter: at character 1: unknown field 'colour' (product, chip, version, "
-                                "reported_version, enabled, image_known, group, tag.KEY, last_seen)");
+                                "reported_version, enabled, image_known, group, tag.KEY, state, last_seen)");
   EXPECT_EQ(why("product"), "filter: at character 8: expected = or != after product");
   EXPECT_EQ(why("product="), "filter: at character 9: expected a value after =");
   EXPECT_EQ(why("product=a and"), "filter: at character 14: expected a field (product, chip, version, tag.KEY, ...)");
@@ -106,13 +117,15 @@ TEST(DeviceFilter, MalformedFiltersSayWhereAndWhy) {
   EXPECT_EQ(why("tag.hw=\"B"), "filter: at character 8: unterminated string");
   EXPECT_EQ(why("tag.hw=\"a\\x\""), "filter: at character 10: bad escape (\\\" or \\\\)");
   EXPECT_EQ(why("chip=esp8266"), "filter: at character 6: unknown chip 'esp8266'");
+  EXPECT_EQ(why("state=done"), "filter: at character 7: unknown state 'done' (downloading, applying, rebooting, "
+                               "confirmed, rolled_back, failed, refused or none)");
   EXPECT_EQ(why("enabled=yes"), "filter: at character 9: enabled is true or false");
   EXPECT_EQ(why("last_seen=7d"), "filter: at character 10: last_seen takes < or > and a duration, e.g. last_seen<7d");
   EXPECT_EQ(why("last_seen<7w"), "filter: at character 11: a duration ends in s, m, h or d");
   EXPECT_EQ(why("last_seen<d"), "filter: at character 11: expected a duration such as 30m, 12h or 7d");
   EXPECT_EQ(why("product=a; drop table"), "filter: at character 10: unexpected ';'");
   EXPECT_EQ(why("tag.=x"), "filter: at character 1: unknown field 'tag.' (product, chip, version, "
-                           "reported_version, enabled, image_known, group, tag.KEY, last_seen)");
+                           "reported_version, enabled, image_known, group, tag.KEY, state, last_seen)");
   EXPECT_NE(why(std::string(40, '(') + "product=a" + std::string(40, ')')).find("nested too deeply"),
             std::string::npos);
   EXPECT_NE(why(std::string(1001, 'a')).find("at most 1000 characters"), std::string::npos);

@@ -466,6 +466,36 @@ TEST_F(ServerApp, ConfigFileEnvironmentAndFlagsInThatOrder) {
   EXPECT_EQ(threads.wait_exit(), 2);
 }
 
+// The pool size and the statement timeout are PostgreSQL's: the server
+// says which it uses, and refuses them with SQLite when it starts.
+TEST_F(ServerApp, PoolAndStatementTimeoutArePostgresSettings) {
+  if (test::on_postgres()) {
+    // As docs/server.md "PostgreSQL in production" has it: the file's
+    // settings, a flag over one of them.
+    std::ofstream(dir_ / "pg.conf") << "db_pool = 8\ndb_statement_timeout_ms = 4500\n";
+    ServerProcess s(data_, free_loopback_port(), {}, {"--config", (dir_ / "pg.conf").string(), "--db-pool", "3"});
+    ASSERT_TRUE(s.wait_ready()) << s.output();
+    EXPECT_NE(s.output().find("database PostgreSQL, pool 3, statement timeout 4500 ms"), std::string::npos)
+        << s.output();
+    EXPECT_EQ(http_get(s.url("/healthz")).status, 200);
+    EXPECT_EQ(s.stop(), 0);
+  } else {
+    ServerProcess pool(data_, free_loopback_port(), {}, {"--db-pool", "3"});
+    EXPECT_EQ(pool.wait_exit(), 1);
+    EXPECT_NE(pool.output().find("a connection pool size is for PostgreSQL"), std::string::npos) << pool.output();
+    ServerProcess timeout(data_, free_loopback_port(), {"OTA_DB_STATEMENT_TIMEOUT_MS=4500"});
+    EXPECT_EQ(timeout.wait_exit(), 1);
+    EXPECT_NE(timeout.output().find("a statement timeout is for PostgreSQL"), std::string::npos) << timeout.output();
+  }
+  ServerProcess zero(data_, free_loopback_port(), {}, {"--db-pool", "0"});
+  EXPECT_EQ(zero.wait_exit(), 2);
+  EXPECT_NE(zero.output().find("--db-pool must be 1..256, got '0'"), std::string::npos) << zero.output();
+  ServerProcess garbage(data_, free_loopback_port(), {"OTA_DB_STATEMENT_TIMEOUT_MS=5s"});
+  EXPECT_EQ(garbage.wait_exit(), 2);
+  EXPECT_NE(garbage.output().find("OTA_DB_STATEMENT_TIMEOUT_MS must be 0..86400000, got '5s'"), std::string::npos)
+      << garbage.output();
+}
+
 // The server killed (SIGKILL) while an upload is in flight: after a
 // restart nothing half-written is visible, and the same upload succeeds.
 TEST_F(ServerApp, KilledMidUploadLeavesNothingHalfWritten) {
@@ -1165,6 +1195,21 @@ TEST_F(ServerApp, VersionedCheckInDeltaAndFullImage) {
   EXPECT_EQ(history[3]["state"], "confirmed");
   auto shown = nlohmann::json::parse(http_get(s.url("/api/v1/devices/lamp-7"), admin).body);
   EXPECT_EQ(shown["security_counter"], 2);
+  EXPECT_EQ(shown["last_state"], "confirmed");
+  // The latest report's state is a filter field; a device without reports is "none".
+  http_post_raw(s.url("/api/v1/devices"), admin, "application/json", R"({"device_id":"lamp-9","product":"demo"})");
+  auto ids = [&](const std::string& query) {
+    HttpResult r = http_get(s.url("/api/v1/devices?" + query), admin);
+    EXPECT_EQ(r.status, 200) << query << ": " << r.body;
+    const nlohmann::json page = nlohmann::json::parse(r.body);
+    std::vector<std::string> out;
+    for (const auto& d : page["devices"]) out.push_back(d["device_id"]);
+    return out;
+  };
+  EXPECT_EQ(ids("filter=state%3Dconfirmed"), std::vector<std::string>{"lamp-7"});
+  EXPECT_EQ(ids("filter=state%3Dnone"), std::vector<std::string>{"lamp-9"});
+  EXPECT_EQ(nlohmann::json::parse(http_get(s.url("/api/v1/devices/lamp-9"), admin).body)["last_state"], nullptr);
+  EXPECT_EQ(http_get(s.url("/api/v1/devices?filter=state%3Ddone"), admin).status, 400);
   EXPECT_EQ(nlohmann::json::parse(check_in(v100, nonce_hex, device_auth).body)["update"], false)
       << "the confirmed assignment is complete";
   // A group: every device of the product.
@@ -1172,7 +1217,7 @@ TEST_F(ServerApp, VersionedCheckInDeltaAndFullImage) {
   HttpResult group = http_post_raw(s.url("/api/v1/updates"), admin, "application/json",
                                    R"({"product":"demo","version":"1.0.1"})");
   EXPECT_EQ(group.status, 201) << group.body;
-  EXPECT_EQ(nlohmann::json::parse(group.body)["devices"], 2);
+  EXPECT_EQ(nlohmann::json::parse(group.body)["devices"], 3);
   EXPECT_EQ(http_post_raw(s.url("/api/v1/updates"), admin, "application/json",
                           R"({"product":"other","version":"1.0.1"})").status, 404) << "no such product";
   EXPECT_EQ(s.stop(), 0);

@@ -919,6 +919,23 @@ TEST_P(StoreTest, RecentFailuresAreTheNewestFailedRolledBackOrRefusedEvents) {
   EXPECT_TRUE(store->recent_failures(0).empty());
 }
 
+TEST_P(StoreTest, LatestStatesAreEachDevicesNewestReportWhateverItsTime) {
+  auto store = open();
+  ASSERT_TRUE(store->insert_device(dev("d1")));
+  ASSERT_TRUE(store->insert_device(dev("d2")));
+  ASSERT_TRUE(store->insert_device(dev("d3")));
+  store->add_status({"d1", kT0 + 5, "downloading", ""});
+  store->add_status({"d1", kT0 + 1, "failed", "no space"});  // received last, stamped earlier
+  store->add_status({"d2", kT0 + 3, "rolled_back", "self-test failed"});
+  store->add_status({"d2", kT0 + 3, "confirmed", ""});  // same second: insertion order
+  EXPECT_EQ(store->latest_states(),
+            (std::map<std::string, std::string>{{"d1", "failed"}, {"d2", "confirmed"}}));
+  EXPECT_EQ(store->latest_state("d1"), std::optional<std::string>("failed"));
+  EXPECT_EQ(store->latest_state("d2"), std::optional<std::string>("confirmed"));
+  EXPECT_EQ(store->latest_state("d3"), std::nullopt);
+  EXPECT_EQ(store->latest_state("nobody"), std::nullopt);
+}
+
 TEST_P(StoreTest, DownloadsAreCountedPerDevice) {
   auto store = open();
   ASSERT_TRUE(store->insert_device(dev("d1")));
@@ -1225,6 +1242,62 @@ TEST_P(StoreTest, AFailedCallDropsPreparedStatementsAndTheStoreRecovers) {
   EXPECT_FALSE(view->assignment);
   store->assign_update({"d1", "wled", "", "1.0", kT0});
   EXPECT_EQ(store->check_in_view("d1")->assignment->new_version, "1.0");
+}
+
+// The pool's size is the number of connections the store holds, and the
+// statement timeout bounds a statement that waits on a lock: it fails with
+// a StoreError that says so, and the store goes on once the lock is gone.
+// The options are added to the URL's own (its search_path stays).
+TEST_P(StorePostgresTest, PoolSizeAndStatementTimeoutAreTheConnections) {
+  auto connections = [&] {
+    long long n = -1;
+    *raw() << "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = :a AND pid <> pg_backend_pid()",
+        soci::use(schema_, "a"), soci::into(n);
+    return n;
+  };
+  {
+    auto store = open();
+    EXPECT_EQ(connections(), static_cast<long long>(Store::kDefaultPostgresPool));
+  }
+  Store::Options options;
+  options.pool_size = 3;
+  options.statement_timeout_ms = 300;
+  auto store = Store::open(url_, options);
+  EXPECT_EQ(connections(), 3);
+  long long in_schema = 0;
+  *raw() << "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = :s AND table_name = 'devices'",
+      soci::use(schema_, "s"), soci::into(in_schema);
+  EXPECT_EQ(in_schema, 1) << "the URL's search_path was kept";
+
+  auto locker = raw();
+  soci::transaction lock(*locker);
+  *locker << "LOCK TABLE devices IN ACCESS EXCLUSIVE MODE";
+  const std::string why = message_of([&] { store->insert_device(dev("d1")); });
+  EXPECT_NE(why.find("statement timeout"), std::string::npos) << why;
+  lock.rollback();
+  EXPECT_TRUE(store->insert_device(dev("d1"))) << "the store goes on once the lock is gone";
+
+  options.statement_timeout_ms = 0;
+  options.pool_size = 1;
+  EXPECT_EQ(Store::open(url_, options)->device("d1")->device_id, "d1") << "0: no timeout";
+  options.pool_size = 257;
+  EXPECT_EQ(message_of([&] { Store::open(url_, options); }), "store: the PostgreSQL pool size must be 1..256");
+  options.pool_size = 2;
+  options.statement_timeout_ms = -1;
+  EXPECT_EQ(message_of([&] { Store::open(url_, options); }),
+            "store: the statement timeout must be 0 (none) to 86,400,000 ms");
+}
+
+TEST_P(StoreSqliteTest, RefusesPostgresOptions) {
+  Store::Options pool;
+  pool.pool_size = 2;
+  EXPECT_EQ(message_of([&] { Store::open(url_, pool); }),
+            "store: a connection pool size is for PostgreSQL (SQLite uses one connection)");
+  Store::Options timeout;
+  timeout.statement_timeout_ms = 1000;
+  EXPECT_EQ(message_of([&] { Store::open(url_, timeout); }),
+            "store: a statement timeout is for PostgreSQL (SQLite waits at most 5 s for its lock)");
+  EXPECT_FALSE(fs::exists(db_path_)) << "refused before the database was made";
 }
 
 TEST_P(StorePostgresTest, ReconnectsAfterTheServerDropsItsConnections) {

@@ -158,7 +158,8 @@ nlohmann::json chip_json(uint16_t chip_id) { return {{"id", chip_id}, {"name", e
 // image_known: the server has the image the device reported (by digest);
 // running_version: that firmware's version (FleetView::running_version),
 // else null; reported_version: the device's own label; tags: effective
-// (an admin's over the device's own); groups: static and dynamic.
+// (an admin's over the device's own); groups: static and dynamic;
+// last_state: its latest status report's state, null before its first.
 nlohmann::json device_json(const DeviceRecord& d, const FleetView& view, int64_t now) {
   std::optional<std::string> running = view.running_version(d);
   nlohmann::json j = {{"device_id", d.device_id},
@@ -174,6 +175,8 @@ nlohmann::json device_json(const DeviceRecord& d, const FleetView& view, int64_t
   j["running_version"] = running ? nlohmann::json(*running) : nlohmann::json(nullptr);
   j["chip"] = d.chip_id ? chip_json(*d.chip_id) : nlohmann::json(nullptr);
   j["last_seen"] = d.last_seen ? nlohmann::json(*d.last_seen) : nlohmann::json(nullptr);
+  const std::string state = view.last_state(d.device_id);
+  j["last_state"] = state.empty() ? nlohmann::json(nullptr) : nlohmann::json(state);
   return j;
 }
 

@@ -169,13 +169,13 @@ class Parser {
       return n;
     }
     static const char* const kFields[] = {"product", "chip", "version", "reported_version",
-                                          "enabled", "image_known", "group"};
+                                          "enabled", "image_known", "group", "state"};
     bool known = field.text.rfind("tag.", 0) == 0 && field.text.size() > 4;
     for (const char* f : kFields) known = known || field.text == f;
     if (!known)
       fail(field.at, "unknown field '" + field.text +
                          "' (product, chip, version, reported_version, enabled, image_known, group, tag.KEY, "
-                         "last_seen)");
+                         "state, last_seen)");
     Token op = next();
     if (op.kind != Tok::kEq && op.kind != Tok::kNe) fail(op.at, "expected = or != after " + field.text);
     Token v = next();
@@ -191,6 +191,15 @@ class Parser {
     if ((n->field == "enabled" || n->field == "image_known") && n->value != "true" && n->value != "false")
       fail(v.at, n->field + " is true or false");
     if (n->field == "group") groups_->insert(n->value);
+    if (n->field == "state") {
+      static const char* const kStates[] = {"downloading", "applying", "rebooting", "confirmed",
+                                            "rolled_back", "failed",   "refused",   "none"};
+      bool valid = false;
+      for (const char* st : kStates) valid = valid || n->value == st;
+      if (!valid)
+        fail(v.at, "unknown state '" + n->value +
+                       "' (downloading, applying, rebooting, confirmed, rolled_back, failed, refused or none)");
+    }
     return n;
   }
   static int64_t duration(const Token& d) {
@@ -240,6 +249,8 @@ bool eval(const Node& n, const DeviceFacts& f, int64_t now) {
     equal = f.running_version.has_value() == (n.value == "true");
   } else if (n.field == "group") {
     equal = f.groups.count(n.value) > 0;
+  } else if (n.field == "state") {
+    equal = f.last_state.empty() ? n.value == "none" : f.last_state == n.value;
   } else {  // tag.KEY
     auto it = f.tags.find(n.field.substr(4));
     equal = it != f.tags.end() && it->second == n.value;

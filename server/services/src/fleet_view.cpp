@@ -37,6 +37,7 @@ FleetView::FleetView(Store& store) {
   load_common(store);
   for (const DeviceTag& t : store.all_device_tags()) add_tag(tags_[t.device_id], t);
   for (const auto& [group, device] : store.all_group_members()) static_groups_[device].insert(group);
+  last_states_ = store.latest_states();
 }
 
 FleetView::FleetView(Store& store, const std::string& device_id) {
@@ -50,6 +51,7 @@ FleetView::FleetView(Store& store, const std::string& device_id) {
     for (const std::string& member : store.group_members(g.name))
       if (member == device_id) static_groups_[device_id].insert(g.name);
   }
+  if (auto state = store.latest_state(device_id)) last_states_[device_id] = *state;
 }
 
 std::optional<std::string> FleetView::running_version(const DeviceRecord& d) const {
@@ -71,11 +73,17 @@ std::map<std::string, std::string> FleetView::tags(const std::string& device_id)
   return it == tags_.end() ? std::map<std::string, std::string>() : it->second;
 }
 
+std::string FleetView::last_state(const std::string& device_id) const {
+  auto it = last_states_.find(device_id);
+  return it == last_states_.end() ? std::string() : it->second;
+}
+
 DeviceFacts FleetView::facts(const DeviceRecord& d) const {
   DeviceFacts f;
   f.device = &d;
   f.running_version = running_version(d);
   f.tags = tags(d.device_id);
+  f.last_state = last_state(d.device_id);
   if (auto it = static_groups_.find(d.device_id); it != static_groups_.end()) f.groups = it->second;
   return f;
 }

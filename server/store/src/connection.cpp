@@ -27,7 +27,10 @@ bool starts_with(const std::string& s, const char* prefix) {
 // A libpq conninfo (keyword string or URI) rewritten as a keyword string
 // with every value quoted: SOCI's PostgreSQL backend rewrites the string it
 // is given and understands only the keyword form. nullopt if libpq rejects it.
-std::optional<std::string> normalize_conninfo(const std::string& conninfo, std::string* why) {
+// `extra_options`, when not empty, is added to the "options" keyword (the
+// server settings of each connection, "-c name=value ...").
+std::optional<std::string> normalize_conninfo(const std::string& conninfo, std::string* why,
+                                              const std::string& extra_options = "") {
   char* err = nullptr;
   PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
   if (opts == nullptr) {
@@ -36,17 +39,27 @@ std::optional<std::string> normalize_conninfo(const std::string& conninfo, std::
     return std::nullopt;
   }
   std::string out;
-  for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o) {
-    if (o->val == nullptr) continue;
+  auto add = [&](const char* keyword, const std::string& value) {
     if (!out.empty()) out += ' ';
-    out += o->keyword;
+    out += keyword;
     out += "='";
-    for (const char* c = o->val; *c != '\0'; ++c) {
-      if (*c == '\'' || *c == '\\') out += '\\';
-      out += *c;
+    for (char c : value) {
+      if (c == '\'' || c == '\\') out += '\\';
+      out += c;
     }
     out += '\'';
+  };
+  bool had_options = false;
+  for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr) continue;
+    std::string value = o->val;
+    if (std::string(o->keyword) == "options" && !extra_options.empty()) {
+      value += (value.empty() ? "" : " ") + extra_options;
+      had_options = true;
+    }
+    add(o->keyword, value);
   }
+  if (!had_options && !extra_options.empty()) add("options", extra_options);
   PQconninfoFree(opts);
   return out;
 }
@@ -91,6 +104,13 @@ Target parse_url(const std::string& url) {
   t.backend = Backend::sqlite;
   t.location = path;
   return t;
+}
+
+std::string with_postgres_options(const std::string& keyword_conninfo, const std::string& options) {
+  std::string why;
+  auto out = normalize_conninfo(keyword_conninfo, &why, options);
+  if (!out) throw StoreError("store: invalid PostgreSQL URL: " + trim_newlines(why));
+  return *out;
 }
 
 namespace {

@@ -413,6 +413,9 @@ void migrate(soci::session& sql) {
 
     create_migrations_table(sql);
     WriteTransaction tr(sql);
+    // A migration of a large database may take longer than the statement
+    // timeout that bounds the server's own queries.
+    if (sql.get_backend_name() == "postgresql") sql << "SET LOCAL statement_timeout = 0";
     sql << "UPDATE schema_migrations SET applied_at = applied_at WHERE version = 0";
     current = current_schema_version(sql);  // another server may have migrated
     check_not_newer(current, latest);

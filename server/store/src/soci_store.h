@@ -120,6 +120,8 @@ class SociStore final : public Store {
   void add_status(const StatusEvent& e) override;
   std::vector<StatusEvent> status_history(const std::string& device_id) override;
   std::vector<StatusEvent> recent_failures(size_t limit) override;
+  std::map<std::string, std::string> latest_states() override;
+  std::optional<std::string> latest_state(const std::string& device_id) override;
   void count_download(const std::string& device_id, uint64_t bytes, bool resumed) override;
   DownloadCounts download_counts(const std::string& device_id) override;
   void add_audit(const AuditEvent& e) override;

@@ -8,12 +8,6 @@ namespace ota::server {
 
 namespace store_detail {
 
-namespace {
-
-constexpr size_t kPostgresPoolSize = 4;
-
-}  // namespace
-
 void SociStore::start() {
   for (size_t i = 0; i < pool_size_; ++i) open_session(pool_.at(i), target_);
   Lease lease(pool_);
@@ -107,11 +101,26 @@ void SociStore::require_device(soci::session& sql, const char* op, const std::st
 
 }  // namespace store_detail
 
-std::unique_ptr<Store> Store::open(const std::string& url) {
+std::unique_ptr<Store> Store::open(const std::string& url) { return open(url, Options{}); }
+
+std::unique_ptr<Store> Store::open(const std::string& url, const Options& options) {
   using namespace store_detail;
   Target target = parse_url(url);
-  auto store = std::make_unique<SociStore>(
-      target, target.backend == Backend::sqlite ? 1 : kPostgresPoolSize);
+  size_t pool = 1;
+  if (target.backend == Backend::sqlite) {
+    if (options.pool_size)
+      throw StoreError("store: a connection pool size is for PostgreSQL (SQLite uses one connection)");
+    if (options.statement_timeout_ms)
+      throw StoreError("store: a statement timeout is for PostgreSQL (SQLite waits at most 5 s for its lock)");
+  } else {
+    pool = options.pool_size.value_or(kDefaultPostgresPool);
+    if (pool < 1 || pool > 256) throw StoreError("store: the PostgreSQL pool size must be 1..256");
+    const int64_t timeout = options.statement_timeout_ms.value_or(kDefaultStatementTimeoutMs);
+    if (timeout < 0 || timeout > 86'400'000)
+      throw StoreError("store: the statement timeout must be 0 (none) to 86,400,000 ms");
+    target.location = with_postgres_options(target.location, "-c statement_timeout=" + std::to_string(timeout));
+  }
+  auto store = std::make_unique<SociStore>(target, pool);
   store->start();
   return store;
 }

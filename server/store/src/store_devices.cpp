@@ -201,6 +201,32 @@ std::vector<StatusEvent> SociStore::recent_failures(size_t limit) {
   });
 }
 
+std::map<std::string, std::string> SociStore::latest_states() {
+  return run("latest_states", [&](soci::session& sql) {
+    std::map<std::string, std::string> out;
+    std::string device, state;
+    Query q(sql);
+    q.into(device).into(state);
+    // The highest seq is the newest event, as in fleet_stats.
+    for (bool more = q.run("SELECT s.device_id, s.state FROM status_events s"
+                           " JOIN (SELECT device_id, MAX(seq) AS latest FROM status_events GROUP BY device_id) l"
+                           " ON s.seq = l.latest");
+         more; more = q.next())
+      out[device] = state;
+    return out;
+  });
+}
+
+std::optional<std::string> SociStore::latest_state(const std::string& device_id) {
+  return run("latest_state", [&](soci::session& sql) -> std::optional<std::string> {
+    std::string state;
+    Query q(sql);
+    q.into(state).use(device_id, "d");
+    if (!q.run("SELECT state FROM status_events WHERE device_id = :d ORDER BY seq DESC LIMIT 1")) return std::nullopt;
+    return state;
+  });
+}
+
 void SociStore::count_download(const std::string& device_id, uint64_t bytes, bool resumed) {
   const long long b = static_cast<long long>(std::min<uint64_t>(bytes, INT64_MAX));
   const long long r = resumed ? 1 : 0;

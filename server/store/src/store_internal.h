@@ -33,6 +33,10 @@ Target parse_url(const std::string& url);
 // then foreign_keys=ON, journal_mode=WAL, busy_timeout=5000 ms.
 // Throws StoreError.
 void open_session(soci::session& sql, const Target& target);
+// A PostgreSQL keyword conninfo with server settings ("-c name=value")
+// added to its "options", so that every connection, and a reconnection,
+// starts with them.
+std::string with_postgres_options(const std::string& keyword_conninfo, const std::string& options);
 // The same, as a new session.
 std::unique_ptr<soci::session> connect(const Target& target);
 

@@ -9,7 +9,7 @@
 //   unary   := "not" unary | "(" or ")" | compare
 //   compare := FIELD ("=" | "!=") VALUE | "last_seen" ("<" | ">") DURATION
 //   FIELD   := product | chip | version | reported_version | enabled
-//            | image_known | group | tag.KEY
+//            | image_known | group | state | tag.KEY
 //   VALUE   := a bare word of [A-Za-z0-9._:+/@-] or a "quoted string" (\" and \\ escape)
 //   DURATION:= digits followed by s, m, h or d
 //
@@ -18,7 +18,9 @@
 // `version=X` is false, `version!=X` true); `reported_version` its own label;
 // `chip` a chip name in any spelling (ESP32-C3, esp32c3) or "unknown";
 // `enabled` and `image_known` true or false; `group=G` membership of the
-// static group G; `tag.KEY` the device's tag (an admin's value over the
+// static group G; `state` the state of the device's latest status report
+// (downloading, applying, rebooting, confirmed, rolled_back, failed,
+// refused, or none before its first); `tag.KEY` the device's tag (an admin's value over the
 // device's own), absent tags equal nothing. `last_seen<7d`: seen in the
 // last 7 days; `last_seen>30d`: not seen for 30 days, or never.
 // Keywords are lower case; words compare exactly (case-sensitive), except
@@ -46,6 +48,7 @@ struct DeviceFacts {
   std::optional<std::string> running_version;  // known image's version
   std::map<std::string, std::string> tags;     // effective tags
   std::set<std::string> groups;                // static groups it is in
+  std::string last_state;                      // latest status report's state; "" for none
 };
 
 class DeviceFilter {

@@ -20,7 +20,7 @@ namespace ota::server {
 
 class FleetView {
  public:
-  // Every device (five reads, whatever the fleet's size).
+  // Every device (six reads, whatever the fleet's size).
   explicit FleetView(Store& store);
   // One device only (nullopt-like: devices() is empty when it does not exist).
   FleetView(Store& store, const std::string& device_id);
@@ -34,6 +34,8 @@ class FleetView {
   // The server has the image the device reported (by digest).
   bool image_known(const DeviceRecord& d) const;
   std::map<std::string, std::string> tags(const std::string& device_id) const;
+  // The state of the device's latest status report, "" before its first.
+  std::string last_state(const std::string& device_id) const;
   // Static and dynamic groups the device is in, by name.
   std::vector<std::string> groups(const DeviceRecord& d, int64_t now) const;
   DeviceFacts facts(const DeviceRecord& d) const;
@@ -49,6 +51,7 @@ class FleetView {
   std::map<std::string, std::map<std::string, std::string>> tags_;
   std::map<std::string, std::set<std::string>> static_groups_;  // device -> groups
   std::vector<std::pair<std::string, DeviceFilter>> dynamic_;   // name, filter
+  std::map<std::string, std::string> last_states_;              // device -> state
 };
 
 }  // namespace ota::server

@@ -219,6 +219,16 @@ class Store {
   // Applies pending migrations, in one transaction, before returning.
   // Throws StoreError.
   static std::unique_ptr<Store> open(const std::string& url);
+  // PostgreSQL's connections and their statement timeout. Either one with
+  // SQLite (one connection; lock waits bounded by its 5 s busy timeout) is
+  // refused: StoreError "... is for PostgreSQL".
+  struct Options {
+    std::optional<size_t> pool_size;               // 1..256; default 4
+    std::optional<int64_t> statement_timeout_ms;   // 0: none; default 30,000
+  };
+  static std::unique_ptr<Store> open(const std::string& url, const Options& options);
+  static constexpr size_t kDefaultPostgresPool = 4;
+  static constexpr int64_t kDefaultStatementTimeoutMs = 30'000;
   virtual ~Store() = default;
 
   // The database's schema version (that of this code after open()).
@@ -363,6 +373,11 @@ class Store {
   // The newest status events whose state is failed, rolled_back or
   // refused, fleet-wide, newest first, at most `limit`.
   virtual std::vector<StatusEvent> recent_failures(size_t limit) = 0;
+  // The state of each device's latest status event (the newest inserted),
+  // by device id; a device with no events is absent.
+  virtual std::map<std::string, std::string> latest_states() = 0;
+  // The same for one device (nullopt: none yet, or no such device).
+  virtual std::optional<std::string> latest_state(const std::string& device_id) = 0;
   // Adds one answered release request of `bytes` (a resume when `resumed`)
   // to the device's counts; 0 for a device never counted.
   virtual void count_download(const std::string& device_id, uint64_t bytes, bool resumed) = 0;
