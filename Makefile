@@ -22,7 +22,13 @@ DEB_PACKAGES := build-essential cmake ninja-build ccache pkg-config \
   bsdiff xdelta3 zstd time openssl curl \
   librestinio-dev libasio-dev libfmt-dev libhttp-parser-dev nlohmann-json3-dev \
   libsoci-dev libpq-dev libboost-dev libsqlite3-dev libcurl4-openssl-dev \
-  postgresql
+  postgresql nodejs chromium
+
+# npm installs the browser tests' packages (tests/browser/package-lock.json).
+# Debian's npm package, unless the installed nodejs already brings npm (as
+# NodeSource's does; Debian's npm conflicts with it).
+NPM_PACKAGE := npm
+BROWSER_DIR := tests/browser
 
 # Only `make bench` needs these (the server load benchmark).
 BENCH_PACKAGES := wrk nginx-light
@@ -37,11 +43,20 @@ deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
+	if ! dpkg-query -W -f='$${Status}' $(NPM_PACKAGE) 2>/dev/null | grep -q "ok installed" && \
+	   ! dpkg -S /usr/bin/npm >/dev/null 2>&1; then missing="$$missing $(NPM_PACKAGE)"; fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing || exit 1; \
+	fi
+	@# The browser tests' npm packages, exactly as the lockfile has them;
+	@# again only when the lockfile changed since the last install.
+	@if ! cmp -s $(BROWSER_DIR)/package-lock.json $(BROWSER_DIR)/node_modules/.installed-lock.json 2>/dev/null; then \
+	  echo "npm ci in $(BROWSER_DIR)"; \
+	  cd $(BROWSER_DIR) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && \
+	  cp package-lock.json node_modules/.installed-lock.json; \
 	fi
 
 $(BUILD_DIR)/build.ninja:
