@@ -311,6 +311,41 @@ TEST_F(ServerApp, AdminRoutesNeedTheToken) {
 // /metrics: the admin token on the main listener, none on a listener of
 // its own (which serves nothing else); every request counted by its
 // route's pattern and status; the exposition as Prometheus parses it.
+// The router (path_router.h) matches as RESTinio's express router did:
+// unreserved %-escapes decoded, literals in any case, one more "/" allowed;
+// a malformed escape is a 400 with a reason, not a 404 or a crash.
+TEST_F(ServerApp, PathsAreMatchedAsTheExpressRouterDid) {
+  const std::string auth = "Bearer " + kAdminToken;
+  ServerProcess s(data_, free_loopback_port(), {"OTA_ADMIN_TOKEN=" + kAdminToken});
+  ASSERT_TRUE(s.wait_ready()) << s.output();
+  for (const char* same : {"/healthz", "/HEALTHZ", "/%68ealthz", "/%68%65althz"})
+    EXPECT_EQ(http_get(s.url(same)).status, 200) << same;
+  for (const char* same : {"/api/v1/firmware", "/api/v1/firmware/", "/api/v1/%66irmware", "/API/v1/Firmware"}) {
+    HttpResult r = http_get(s.url(same), auth);
+    EXPECT_EQ(r.status, 200) << same << ": " << r.body;
+    EXPECT_NE(r.body.find("\"firmware\":[]"), std::string::npos) << same << ": " << r.body;
+  }
+  for (const char* broken : {"/healthz%zz", "/healthz%2", "/api/v1/devices/%/status"}) {
+    HttpResult r = http_get(s.url(broken), auth);
+    EXPECT_EQ(r.status, 400) << broken << ": " << r.body;
+    EXPECT_NE(r.body.find("\"bad_path\""), std::string::npos) << broken << ": " << r.body;
+  }
+  for (const char* unknown : {"/healthz//", "/healthzz", "/api/v1/devices//status", "/api/v1/devices/a/b/status"}) {
+    HttpResult r = http_get(s.url(unknown), auth);
+    EXPECT_EQ(r.status, 404) << unknown << ": " << r.body;
+    EXPECT_NE(r.body.find("\"not_found\""), std::string::npos) << unknown << ": " << r.body;
+  }
+  // A route of another method is no match either.
+  HttpResult post = http_post_raw(s.url("/healthz"), "", "application/json", "{}");
+  EXPECT_EQ(post.status, 404) << post.body;
+  // Reserved escapes stay as they are: "%2F" is no "/", so the route
+  // matches with the id "a%2Fb", which is refused as an id.
+  HttpResult slash = http_get(s.url("/api/v1/devices/a%2Fb"), auth);
+  EXPECT_EQ(slash.status, 400) << slash.body;
+  EXPECT_NE(slash.body.find("invalid_device_id"), std::string::npos) << slash.body;
+  EXPECT_EQ(s.stop(), 0) << s.output();
+}
+
 TEST_F(ServerApp, MetricsWithTheTokenOrOnTheirOwnListener) {
   const std::string auth = "Bearer " + kAdminToken;
   const uint16_t metrics_port = free_loopback_port();

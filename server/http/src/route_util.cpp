@@ -57,7 +57,7 @@ std::span<const uint8_t> bytes_of(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-std::string param(const restinio::router::route_params_t& p, const char* name) {
+std::string param(const RouteParams& p, const char* name) {
   return std::string(p[name]);
 }
 

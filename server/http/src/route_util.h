@@ -30,7 +30,7 @@ restinio::http_status_line_t status_line(int code);
 // that names no internals (details go to the server's stderr).
 template <typename Handler>
 auto guarded(Handler handler) {
-  return [handler](const Request& req, restinio::router::route_params_t params) {
+  return [handler](const Request& req, RouteParams params) {
     try {
       if (req->body().size() > body_limit())
         throw ServiceError(413, "payload_too_large",
@@ -57,7 +57,7 @@ AdminCheck check_admin(ServerContext& ctx, const Request& req);
 // 403 csrf_required.
 template <typename Handler>
 auto admin_only(ServerContext& ctx, Handler handler) {
-  return guarded([&ctx, handler](const Request& req, restinio::router::route_params_t params) {
+  return guarded([&ctx, handler](const Request& req, RouteParams params) {
     switch (check_admin(ctx, req)) {
       case AdminCheck::kAllowed:
         break;
@@ -78,7 +78,7 @@ inline constexpr const char* kSessionCookie = "ota_session";
 std::string cookie_value(const Request& req, std::string_view name);
 
 std::span<const uint8_t> bytes_of(const std::string& s);
-std::string param(const restinio::router::route_params_t& p, const char* name);
+std::string param(const RouteParams& p, const char* name);
 std::string header_or_empty(const Request& req, http_field f);
 int64_t unix_now();
 

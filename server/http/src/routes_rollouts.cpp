@@ -71,7 +71,7 @@ nlohmann::json rollout_view_json(const RolloutService::View& v, bool devices) {
   return j;
 }
 
-int64_t rollout_id(const restinio::router::route_params_t& p) {
+int64_t rollout_id(const RouteParams& p) {
   const std::string text(p["id"]);
   if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
     throw ServiceError(404, "rollout_not_found", "no rollout " + text);

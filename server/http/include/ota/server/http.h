@@ -15,9 +15,11 @@
 #include <nlohmann/json.hpp>
 #include <restinio/all.hpp>
 
+#include "ota/server/path_router.h"
+
 namespace ota::server {
 
-using Router = restinio::router::express_router_t<>;
+using Router = PathRouter;  // express-syntax routes without regular expressions
 
 // Thread-safe traits (strands) for a pool of I/O threads.
 struct ServerTraits : public restinio::default_traits_t {
@@ -128,7 +130,7 @@ class MeteredRouter {
  private:
   template <typename Handler>
   auto wrap(const char* method, const std::string& route, Handler h) {
-    return [observer = observer_, method, route, h](const Request& req, restinio::router::route_params_t params) {
+    return [observer = observer_, method, route, h](const Request& req, RouteParams params) {
       MeterScope scope(
           std::make_shared<MeterState>(MeterState{method, route, std::chrono::steady_clock::now(), observer, 0}));
       return h(req, std::move(params));
