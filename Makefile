@@ -34,7 +34,7 @@ BROWSER_DIR := tests/browser
 BENCH_PACKAGES := wrk nginx-light
 
 .PHONY: all deps bench-deps build test test-asan check-deps print-packages print-bench-packages \
-  bench bench-server bench-rollout run demo fuzz embedded-check clean
+  bench bench-server bench-rollout bench-release-day run demo fuzz embedded-check clean
 
 all: build
 
@@ -146,6 +146,14 @@ bench-server: build bench-deps
 	$(BENCH_ENV) bench/server-bench.sh $(BUILD_DIR)
 	@$(MAKE) --no-print-directory check-deps DEPS_RECORD=$(BENCH_RECORD) \
 	  CHECK_PACKAGES="$(DEB_PACKAGES) $(BENCH_PACKAGES)"
+
+# Release day (issue 21): the corpus's 14 WLED releases, RELEASE_DEVICES
+# devices over the 13 older ones updating at once, an idle device's
+# check-in latency meanwhile; RELEASE_THREADS request threads.
+RELEASE_DEVICES ?= 1000
+RELEASE_THREADS ?= 2
+bench-release-day: build
+	bench/release-day.sh $(BUILD_DIR) $(RELEASE_DEVICES) $(RELEASE_THREADS)
 
 # A newcomer's first five minutes: server, a simulated device, two firmware
 # versions, one delta update shown step by step (tools/demo/demo.sh).

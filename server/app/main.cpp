@@ -5,14 +5,16 @@
 //              [--db-pool N] [--db-statement-timeout MS] [--threads N]
 //              [--tls-cert PEM --tls-key PEM] [--rollout-tick MS] [--rollout-scan S]
 //              [--metrics-listen HOST:PORT] [--secure-cookies]
+//              [--build-threads N] [--build-nice N]
 //
 // Sources, strongest first: flags, environment (OTA_DATA, OTA_LISTEN,
 // OTA_DB, OTA_DB_POOL, OTA_DB_STATEMENT_TIMEOUT_MS, OTA_THREADS,
 // OTA_ROLLOUT_TICK_MS, OTA_ROLLOUT_SCAN_S, OTA_METRICS_LISTEN,
-// OTA_SECURE_COOKIES, OTA_ADMIN_TOKEN), the config file (`key = value`
+// OTA_SECURE_COOKIES, OTA_BUILD_THREADS, OTA_BUILD_NICE, OTA_ADMIN_TOKEN),
+// the config file (`key = value`
 // lines: data, listen, db, db_pool, db_statement_timeout_ms, threads,
 // tls_cert, tls_key, rollout_tick_ms, rollout_scan_s, metrics_listen,
-// secure_cookies; `#` comments), defaults. The pool and the timeout are
+// secure_cookies, build_threads, build_nice; `#` comments), defaults. The pool and the timeout are
 // PostgreSQL's: with SQLite either one is refused at start.
 // Stops gracefully on SIGINT or SIGTERM. Exit status: 0 after a clean stop,
 // 1 when it cannot start, 2 on a usage error.
@@ -24,6 +26,7 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <thread>
 
 #include "ota/server/admin_auth.h"
 #include "ota/server/artifacts.h"
@@ -39,6 +42,11 @@ namespace {
 namespace fs = std::filesystem;
 using namespace ota::server;
 
+size_t default_build_threads() {
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores > 1 ? cores - 1 : 1;
+}
+
 struct Options {
   fs::path data = "var";
   std::string listen = "127.0.0.1:8000";
@@ -50,6 +58,10 @@ struct Options {
   int64_t rollout_scan_s = 30;     // how often a rollout looks for late joiners
   std::optional<std::string> metrics_listen;  // plain HTTP, GET /metrics without a token
   bool secure_cookies = false;  // Secure session cookies without TLS here (a TLS proxy in front)
+  // Release builds: their own pool, by default every core but one (the
+  // request threads keep at least that one), at a lower priority.
+  size_t build_threads = default_build_threads();
+  int64_t build_nice = 10;
 };
 
 struct UsageError : std::runtime_error {
@@ -126,6 +138,8 @@ void apply_config_file(const fs::path& path, Options& o) {
     else if (key == "rollout_scan_s") o.rollout_scan_s = parse_positive(value, "rollout_scan_s", 86400);
     else if (key == "metrics_listen") o.metrics_listen = value;
     else if (key == "secure_cookies") o.secure_cookies = parse_bool(value, "secure_cookies");
+    else if (key == "build_threads") o.build_threads = parse_positive(value, "build_threads", 64);
+    else if (key == "build_nice") o.build_nice = parse_count(value, "build_nice", 19);
     else throw UsageError(path.string() + ":" + std::to_string(n) + ": unknown key '" + key + "'");
   }
 }
@@ -148,6 +162,8 @@ Options parse(int argc, char** argv) {
     o.rollout_scan_s = parse_positive(t, "OTA_ROLLOUT_SCAN_S", 86400);
   if (const char* t = std::getenv("OTA_METRICS_LISTEN"); t && *t) o.metrics_listen = t;
   if (const char* t = std::getenv("OTA_SECURE_COOKIES"); t && *t) o.secure_cookies = parse_bool(t, "OTA_SECURE_COOKIES");
+  if (const char* t = std::getenv("OTA_BUILD_THREADS"); t && *t) o.build_threads = parse_positive(t, "OTA_BUILD_THREADS", 64);
+  if (const char* t = std::getenv("OTA_BUILD_NICE"); t && *t) o.build_nice = parse_count(t, "OTA_BUILD_NICE", 19);
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -168,6 +184,8 @@ Options parse(int argc, char** argv) {
     else if (a == "--rollout-scan") o.rollout_scan_s = parse_positive(value(), "--rollout-scan", 86400);
     else if (a == "--metrics-listen") o.metrics_listen = value();
     else if (a == "--secure-cookies") o.secure_cookies = true;
+    else if (a == "--build-threads") o.build_threads = parse_positive(value(), "--build-threads", 64);
+    else if (a == "--build-nice") o.build_nice = parse_count(value(), "--build-nice", 19);
     else if (a == "-h" || a == "--help") throw UsageError("help");
     else throw UsageError("unknown option " + a);
   }
@@ -225,9 +243,10 @@ int main(int argc, char** argv) {
                  "usage: ota-server [--config FILE] [--data DIR] [--listen HOST:PORT] [--db URL] "
                  "[--db-pool N] [--db-statement-timeout MS] "
                  "[--threads N] [--tls-cert PEM --tls-key PEM] [--rollout-tick MS] [--rollout-scan S] "
-                 "[--metrics-listen HOST:PORT] [--secure-cookies]\n"
+                 "[--metrics-listen HOST:PORT] [--secure-cookies] [--build-threads N] [--build-nice N]\n"
                  "environment: OTA_DATA, OTA_LISTEN, OTA_DB, OTA_DB_POOL, OTA_DB_STATEMENT_TIMEOUT_MS, OTA_THREADS, "
-                 "OTA_ROLLOUT_TICK_MS, OTA_ROLLOUT_SCAN_S, OTA_METRICS_LISTEN, OTA_SECURE_COOKIES, OTA_ADMIN_TOKEN\n");
+                 "OTA_ROLLOUT_TICK_MS, OTA_ROLLOUT_SCAN_S, OTA_METRICS_LISTEN, OTA_SECURE_COOKIES, OTA_BUILD_THREADS, "
+                 "OTA_BUILD_NICE, OTA_ADMIN_TOKEN\n");
     return 2;
   }
 
@@ -259,18 +278,26 @@ int main(int argc, char** argv) {
     RolloutService rollouts(*store, {}, rollout_options);
     UpdateService updates(*store, {}, &rollouts);
     GroupService groups(*store);
+    BuildQueue::Options build_options;
+    build_options.threads = opt.build_threads;
+    build_options.nice = static_cast<int>(opt.build_nice);
+    BuildQueue builds(build_options);
     CheckInService checkin(*store, artifacts, firmware, patches, devices, updates, keys.signing, keys.master, {},
-                           &rollouts);
+                           &rollouts, &builds);
     // Images a version-1 database kept in the original layout for another
     // product go to that product's folder before anything is served.
     if (size_t moved = firmware.relocate_v1_files())
       std::printf("moved %zu firmware image(s) of version-1 products to storage/products/\n", moved);
-    Worker worker(1);  // patch generation: one core, leaving the other to the I/O threads
     SessionService sessions(*store);
     ServerContext ctx{*store,  artifacts,       admin,    firmware,  devices,
                       patches, updates,         checkin,  groups,    rollouts,
-                      worker,  metrics,         metrics_service,     sessions,
+                      builds,  metrics,         metrics_service,     sessions,
                       keys.signing.public_pem(), opt.tls_cert.has_value() || opt.secure_cookies};
+    // The build threads use the services above: stopped before they go.
+    struct StopBuilds {
+      BuildQueue& q;
+      ~StopBuilds() { q.stop(); }
+    } stop_builds{builds};
     RunningServer server = start_http(http, make_router(ctx));
     std::optional<RunningServer> metrics_server;
     if (metrics_http) metrics_server = start_http(*metrics_http, make_metrics_router(ctx));
@@ -286,6 +313,8 @@ int main(int argc, char** argv) {
     }
     std::printf("ota-server listening on %s (data %s, database %s)\n", url.c_str(),
                 fs::absolute(opt.data).lexically_normal().c_str(), database.c_str());
+    std::printf("request threads %zu, build threads %zu (nice +%lld)\n", opt.threads, builds.threads(),
+                static_cast<long long>(opt.build_nice));
     std::printf("console: %s/\n", url.c_str());
     if (opt.metrics_listen)
       std::printf("metrics (no token) on http://%s/metrics\n", opt.metrics_listen->c_str());

@@ -240,13 +240,18 @@ struct Suite {
   }
 
   // A check-in as the device (its token), the way the agent does it, with
-  // the given nonce; the server's answer.
+  // the given nonce; the server's answer once its patch is built (while it
+  // answers retry_reason "building", asked again every 100 ms, up to 120 s).
   nlohmann::json check_in(const ProvisionedDevice& p, const Firmware& running, const std::string& nonce_hex) const {
     HttpClient dev = admin.http().with_bearer(p.token);
     nlohmann::json body = {{"version", running.label}, {"image_sha256", running.sha256}, {"nonce", nonce_hex}};
-    HttpResult r = dev.post("/api/v1/devices/" + p.id + "/check-in", body.dump(), "application/json");
-    nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
-    return r.status == 200 && !j.is_discarded() ? j : nlohmann::json(nullptr);
+    for (int i = 0;; ++i) {
+      HttpResult r = dev.post("/api/v1/devices/" + p.id + "/check-in", body.dump(), "application/json");
+      nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
+      if (r.status != 200 || j.is_discarded()) return nlohmann::json(nullptr);
+      if (j.value("retry_reason", "") != "building" || i == 1200) return j;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
   }
 };
 
@@ -355,13 +360,19 @@ TEST_F(e2e_agent, FirmwareAwareDeltaForADeviceWithTheRam) {
   EXPECT_EQ(s.image_sha256, fw().next.sha256);
   EXPECT_TRUE(boots(*d, fw().next));
 
-  // What the server answers each budget (the releases exist by now).
+  // What the server answers each budget, once the release that budget
+  // needs is built (the plain one is built on the first such question).
   auto ask = [&](std::optional<uint32_t> ram) {
     HttpClient dev = s_->admin.http().with_bearer(d->p.token);
     nlohmann::json body = {{"version", "1.0.0"}, {"image_sha256", fw().base.sha256}, {"nonce", random_nonce_hex()}};
     if (ram) body["ram_budget"] = *ram;
-    HttpResult r = dev.post("/api/v1/devices/" + d->p.id + "/check-in", body.dump(), "application/json");
-    return std::make_pair(r.status, nlohmann::json::parse(r.body, nullptr, false));
+    for (int i = 0;; ++i) {
+      HttpResult r = dev.post("/api/v1/devices/" + d->p.id + "/check-in", body.dump(), "application/json");
+      nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
+      if (r.status != 200 || j.is_discarded() || j.value("retry_reason", "") != "building" || i == 1200)
+        return std::make_pair(r.status, j);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
   };
   // The device runs 1.0.1 now; give it the assignment back for the question.
   std::string assign_err;
@@ -834,6 +845,7 @@ TEST_F(e2e_agent, ManInTheMiddleDropsStreamBytes) {
 // (c) Replay: the check-in answered with a manifest of an earlier check-in.
 TEST_F(e2e_agent, ManInTheMiddleReplaysAnOldManifest) {
   MAKE_DEVICE(d, s_, "mitm-replay", fw().base, DeviceOptions().man_in_the_middle());
+  ASSERT_GT(stream_size(*d, fw().base), 0u) << "the release is built before the capture";
   // First check-in: captured; the device is told there is nothing.
   std::string captured;
   d->mitm.rewrite_checkin = [&](const std::string&, const std::string& answer) {

@@ -9,6 +9,7 @@ find_package(OpenSSL REQUIRED)
 ota_add_test(agent_e2e_test
   ${CMAKE_CURRENT_LIST_DIR}/agent_e2e_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/products_e2e_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/release_day_e2e_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/rollouts_e2e_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/e2e_support.cpp)
 target_include_directories(agent_e2e_test PRIVATE ${CMAKE_CURRENT_LIST_DIR})

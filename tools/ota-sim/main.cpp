@@ -59,6 +59,8 @@ const char kUsage[] =
     "  --checkpoint-interval BYTES  payload bytes between checkpoints (default 65536)\n"
     "  --ram BYTES          decoder RAM (struct + workspace; default the 32 KiB mode's);\n"
     "                       49152 lets the server send firmware-aware deltas\n"
+    "  --follow-retry S      with --once, check in again after a server's retry_after of at most S\n"
+    "                        seconds (its patch is being built; default 30, 0: never), 300 s in all\n"
     "fleet:\n"
     "  --fleet N             run N devices (the first N bundles of --bundle DIR, states in --state DIR/<id>)\n"
     "  --threads T           worker threads for the fleet (default 32)\n"
@@ -70,7 +72,8 @@ const char kUsage[] =
     "  --summary FILE        also write the JSON summary to FILE\n"
     "outcomes (the summary's last line): updated, up_to_date, rolled_back, failed, refused (the server\n"
     "  answered 4xx; error has the status and code), server_error (5xx), offline (no answer),\n"
-    "  deferred (the server holds the update back and asks for a later check-in: a rollout's cap),\n"
+    "  deferred (the server holds the update back and asks for a later check-in: a rollout's cap,\n"
+    "  or a build longer than --follow-retry allows),\n"
     "  bricked, boot_loop, error\n";
 
 std::atomic<bool> g_stop{false};
@@ -383,6 +386,10 @@ int main(int argc, char** argv) {
       if (!parse_u64(value("--checkpoint-interval"), &n) || n == 0 || n > 0xFFFFFFFFu)
         return usage_error("--checkpoint-interval needs a positive number of bytes");
       o.cfg.checkpoint_interval = static_cast<uint32_t>(n);
+    } else if (a == "--follow-retry") {
+      if (!parse_u64(value("--follow-retry"), &n) || n > 3600)
+        return usage_error("--follow-retry needs seconds, 0..3600");
+      o.cfg.follow_retry_s = static_cast<uint32_t>(n);
     } else if (a == "--ram") {
       if (!parse_u64(value("--ram"), &n) || n < sizeof(ota::PatchDecoder) + ota::sim::kSimDefaultWorkspace || n > (1u << 20))
         return usage_error("--ram needs the decoder's bytes, " +

@@ -126,6 +126,7 @@ std::string SimSummary::to_json() const {
                       {"checkpoints", checkpoints},
                       {"resets", resets},
                       {"boots", boots},
+                      {"waits", waits},
                       {"slot", slot},
                       {"flash_units", flash_units},
                       {"reported", reported}};
@@ -427,6 +428,7 @@ SimSummary SimDevice::run_once() {
   }
   d.initial_sha = hex(agent_running_sha256(d.agent.get()), 32);
   AgentResult r = kAgentIdle;
+  uint64_t waited_s = 0;
   for (;;) {
     bool again = false;
     r = d.poll_step(&again);
@@ -435,6 +437,15 @@ SimSummary SimDevice::run_once() {
     // A report queued by this boot (confirmed, rolled back) goes out with
     // the next poll: keep polling until nothing is left to say.
     if (r == kAgentIdle && d.agent->st.report_state[0]) continue;
+    // The server is building this device's patch: come back when it says,
+    // as the agent would, within the run's bound.
+    const uint32_t retry = d.agent->retry_after_s;
+    if (r == kAgentIdle && retry > 0 && retry <= d.cfg.follow_retry_s && waited_s + retry <= d.cfg.wait_limit_s) {
+      waited_s += retry;
+      ++d.sum.waits;
+      std::this_thread::sleep_for(std::chrono::seconds(retry));
+      continue;
+    }
     break;
   }
   d.finish(r);

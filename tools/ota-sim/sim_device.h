@@ -61,6 +61,11 @@ struct SimConfig {
   uint32_t workspace_size = kSimDefaultWorkspace;
   uint32_t slot_size = 0;        // 0: the default, or larger for a larger image
   uint8_t max_retries = 5;
+  // run_once checks in again after a server's retry_after of at most this
+  // many seconds (a patch being built), for at most wait_limit_s in all; a
+  // longer one (a rollout's download cap) ends the run as "deferred".
+  uint32_t follow_retry_s = 30;
+  uint32_t wait_limit_s = 300;
   uint32_t retry_delay_ms = 100;
   bool durable = true;           // fsync state commits
   bool keep_open = true;         // keep the flash file open
@@ -89,6 +94,7 @@ struct SimSummary {
   uint64_t checkpoints = 0;
   uint64_t resets = 0;            // power cuts
   uint64_t boots = 0;
+  uint64_t waits = 0;             // check-ins repeated after a short retry_after
   uint64_t stream_size = 0;       // of the last update stream
   uint64_t flash_units = 0;       // flash bytes written or erased, state commits included
   int slot = -1;

@@ -4,6 +4,7 @@
 //     product list
 //     firmware upload VERSION FILE [--product P]
 //     firmware list [--product P]
+//     patch list [--product P]
 //     device add ID --out DIR [--product P] [--chip C] [--ca CA.pem]
 //     device list [--filter EXPR]
 //     device show ID
@@ -61,6 +62,12 @@ using namespace otactl;
 const Columns kFirmwareColumns = {
     {"product", "PRODUCT"}, {"version", "VERSION"}, {"chip", "CHIP"}, {"size", "SIZE"},
     {"security_counter", "COUNTER"}, {"sha256", "SHA-256"}};
+const Columns kPatchColumns = {
+    {"product", "PRODUCT"}, {"old_version", "FROM"}, {"new_version", "TO"}, {"size", "SIZE"},
+    {"firmware_aware_size", "FIRMWARE-AWARE"}, {"full_size", "FULL IMAGE"}, {"saved_bytes", "SAVED"}};
+const Columns kBuildColumns = {
+    {"label", "BUILD"}, {"state", "STATE"}, {"devices", "DEVICES"}, {"attempts", "ATTEMPTS"},
+    {"build_seconds", "SECONDS"}, {"error", "ERROR"}};
 const Columns kDeviceColumns = {
     {"device_id", "DEVICE"}, {"product", "PRODUCT"}, {"chip", "CHIP"}, {"enabled", "ENABLED"},
     {"running", "RUNNING"}, {"last_seen", "LAST SEEN"}};
@@ -134,6 +141,24 @@ int run(const Options& o) {
     if (f.values.count("--product")) path += "?product=" + escaped(f.values["--product"]);
     json j = client.ok(client.request("GET", path));
     emit(j, [&] { print_table(j["firmware"], kFirmwareColumns); });
+    return 0;
+  }
+  if (group == "patch" && cmd == "list") {
+    // The patches made, then the release builds this server has queued,
+    // built or failed since it started (docs/server.md, Release builds).
+    const std::string usage = "patch list [--product P]";
+    Flags f = parse_flags(a, 2, {"--product"}, usage);
+    if (!f.positional.empty()) throw UsageError("usage: otactl " + usage);
+    std::string path = "/api/v1/patches";
+    if (f.values.count("--product")) path += "?product=" + escaped(f.values["--product"]);
+    json j = client.ok(client.request("GET", path));
+    emit(j, [&] {
+      print_table(j["patches"], kPatchColumns);
+      if (j.contains("builds") && !j["builds"].empty()) {
+        std::puts("");
+        print_table(j["builds"], kBuildColumns);
+      }
+    });
     return 0;
   }
   if (group == "device" && cmd == "add") {

@@ -70,7 +70,7 @@ Reply reply_bytes(const Request& req, const Bytes& bytes) {
 }
 
 Reply reply_later(ServerContext& ctx, const Request& req, std::function<nlohmann::json()> work) {
-  ctx.worker.post([req, work = std::move(work), meter = take_meter()] {
+  ctx.builds.post_urgent([req, work = std::move(work), meter = take_meter()] {
     MeterScope scope(meter);
     // Replying can itself fail (the client left, the server is stopping):
     // that must never escape the worker thread.
@@ -95,6 +95,17 @@ Reply reply_later(ServerContext& ctx, const Request& req, std::function<nlohmann
     }
   });
   return restinio::request_accepted();
+}
+
+void prebuild_later(ServerContext& ctx, const std::string& product, const std::string& version) {
+  ctx.builds.post_urgent([&ctx, product, version] {
+    try {
+      ctx.checkin.prebuild(product, version);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "ota-server: cannot queue the builds of %s %s: %s\n", product.c_str(), version.c_str(),
+                   e.what());
+    }
+  });
 }
 
 std::string header_or_empty(const Request& req, http_field f) {

@@ -83,10 +83,14 @@ std::string header_or_empty(const Request& req, http_field f);
 int64_t unix_now();
 
 Reply reply_bytes(const Request& req, const Bytes& bytes);
-// Runs `work` on the worker pool and replies from there; the I/O thread is
-// free at once. ServiceErrors become JSON errors as in guarded(). The
+// Runs `work` on the build pool, ahead of its queued builds, and replies
+// from there (an admin asking for a build); the I/O thread is free at once. ServiceErrors become JSON errors as in guarded(). The
 // request's meter goes with it.
 Reply reply_later(ServerContext& ctx, const Request& req, std::function<nlohmann::json()> work);
+// Queues the deltas to `version` of `product` (CheckInService::prebuild)
+// from the build pool, so that the admin's request does not wait for the
+// device scan; a failure is logged.
+void prebuild_later(ServerContext& ctx, const std::string& product, const std::string& version);
 // Serves `bytes` honouring a single "Range: bytes=a-b" (also "a-" and "-n"):
 // 206 with Content-Range, 416 when the range starts past the end; anything
 // else (no Range, several ranges) gets the whole body with 200. `on_sent`

@@ -180,6 +180,8 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                  std::string new_v = require_field(form, "new_version").value;
                  return reply_later(ctx, req, [&ctx, old_v, new_v] {
                    PatchService::Made m = ctx.patches.make(kDefaultProduct, old_v, new_v, "admin");
+                   // The versioned check-in's release of the pair too: ready before a device asks.
+                   ctx.checkin.prepare_delta_release(kDefaultProduct, old_v, new_v, false);
                    return nlohmann::json{{"status", "ok"}, {"patch", m.patch}, {"signature", m.signature}};
                  });
                }));
@@ -384,27 +386,35 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                      (*tags)[k] = v.template get<std::string>();
                    }
                  }
-                 return reply_later(ctx, req, [&ctx, device, report, tags] {
-                   if (tags) ctx.groups.report_tags(device, *tags);
-                   CheckInService::Answer a = ctx.checkin.check_in(device, report);
-                   ctx.metrics.check_in(a.update ? (a.delta ? "delta" : "full")
-                                                 : a.retry_after > 0 ? "deferred" : "no_update");
-                   nlohmann::json running = a.image_known ? nlohmann::json(a.running_version) : nlohmann::json(nullptr);
-                   if (!a.update) {
-                     nlohmann::json none = {{"update", false}, {"image_known", a.image_known}, {"running_version", running}};
-                     if (a.retry_after > 0) none["retry_after"] = a.retry_after;  // a rollout's download cap
-                     return none;
+                 // Answered here, on the I/O thread: a check-in never builds (a
+                 // missing delta is queued on the build pool and the device told
+                 // to come back), so it costs milliseconds and uses every
+                 // request thread.
+                 if (tags) ctx.groups.report_tags(device, *tags);
+                 CheckInService::Answer a = ctx.checkin.check_in(device, report);
+                 ctx.metrics.check_in(a.update                           ? (a.delta ? "delta" : "full")
+                                      : a.retry_reason == "building"     ? "building"
+                                      : a.retry_after > 0                ? "deferred"
+                                                                         : "no_update");
+                 nlohmann::json running = a.image_known ? nlohmann::json(a.running_version) : nlohmann::json(nullptr);
+                 if (!a.update) {
+                   nlohmann::json none = {{"update", false}, {"image_known", a.image_known}, {"running_version", running}};
+                   if (a.retry_after > 0) {  // a build under way, or a rollout's download cap
+                     none["retry_after"] = a.retry_after;
+                     none["retry_reason"] = a.retry_reason;
                    }
-                   return nlohmann::json{{"update", true},
-                                         {"image_known", a.image_known},
-                                         {"running_version", running},
-                                         {"manifest", delta::to_hex(a.manifest)},
-                                         {"target_version", a.target_version},
-                                         {"delta", a.delta},
-                                         {"firmware_aware", a.firmware_aware},
-                                         {"size", a.stream_size},
-                                         {"download_url", "/api/v1/devices/" + device + "/releases/" + a.release}};
-                 });
+                   return reply_json(req, restinio::status_ok(), none);
+                 }
+                 return reply_json(req, restinio::status_ok(),
+                                   {{"update", true},
+                                    {"image_known", a.image_known},
+                                    {"running_version", running},
+                                    {"manifest", delta::to_hex(a.manifest)},
+                                    {"target_version", a.target_version},
+                                    {"delta", a.delta},
+                                    {"firmware_aware", a.firmware_aware},
+                                    {"size", a.stream_size},
+                                    {"download_url", "/api/v1/devices/" + device + "/releases/" + a.release}});
                }));
   r.get("/api/v1/devices/:device_id/releases/:release", guarded([&ctx](const Request& req, auto params) {
                 std::string device = param(params, "device_id");
@@ -441,6 +451,8 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                      !body.contains("device_id") && body.contains("version") && body["version"].is_string()) {
                    size_t n = ctx.updates.assign_product(body["product"].get<std::string>(),
                                                          body["version"].get<std::string>(), "admin");
+                   // The product's deltas to it, most-used base first, before the devices ask.
+                   prebuild_later(ctx, body["product"].get<std::string>(), body["version"].get<std::string>());
                    return reply_json(req, restinio::status_created(),
                                      {{"product", body["product"]}, {"version", body["version"]}, {"devices", n}});
                  }
@@ -473,6 +485,8 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                  std::string old_v = body["old_version"].get<std::string>(), new_v = body["new_version"].get<std::string>();
                  return reply_later(ctx, req, [&ctx, product, old_v, new_v, firmware_aware] {
                    PatchService::Made m = ctx.patches.make(product, old_v, new_v, "admin");
+                   // The check-in's releases of the pair: ready before a device asks.
+                   ctx.checkin.prepare_delta_release(product, old_v, new_v, false);
                    if (firmware_aware) ctx.checkin.prepare_delta_release(product, old_v, new_v, true);
                    nlohmann::json j = delta_json(ctx, m.record);
                    j["patch"] = m.patch;
@@ -482,8 +496,26 @@ std::unique_ptr<Router> make_router(ServerContext& ctx) {
                }));
   r.get("/api/v1/patches", admin_only(ctx, [&ctx](const Request& req, auto) {
                 nlohmann::json list = nlohmann::json::array();
-                for (const PatchRecord& p : ctx.patches.list(product_query(req))) list.push_back(delta_json(ctx, p));
-                return reply_json(req, restinio::status_ok(), {{"patches", list}});
+                const std::optional<std::string> product = product_query(req);
+                for (const PatchRecord& p : ctx.patches.list(product)) list.push_back(delta_json(ctx, p));
+                // The release builds this server has queued, built or failed since it started.
+                nlohmann::json builds = nlohmann::json::array();
+                for (const BuildQueue::Job& j : ctx.builds.jobs()) {
+                  if (product && j.scope != *product) continue;
+                  builds.push_back({{"release", j.key},
+                                    {"product", j.scope},
+                                    {"label", j.label},
+                                    {"state", BuildQueue::state_name(j.state)},
+                                    {"devices", j.demand},
+                                    {"attempts", j.attempts},
+                                    {"error", j.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(j.error)},
+                                    {"queued_at", j.queued_at},
+                                    {"started_at", j.started_at ? nlohmann::json(j.started_at) : nlohmann::json(nullptr)},
+                                    {"finished_at", j.finished_at ? nlohmann::json(j.finished_at) : nlohmann::json(nullptr)},
+                                    {"build_seconds", j.state == BuildQueue::State::kReady ? nlohmann::json(j.build_seconds)
+                                                                                           : nlohmann::json(nullptr)}});
+                }
+                return reply_json(req, restinio::status_ok(), {{"patches", list}, {"builds", builds}});
               }));
 
   // --- /api/v1/status: a summary for `otactl status`.

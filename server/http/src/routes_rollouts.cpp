@@ -114,6 +114,7 @@ void add_rollout_routes(MeteredRouter& r, ServerContext& ctx) {
                    }
                  }
                  RolloutSnapshot s = ctx.rollouts.create(plan, "admin");
+                 prebuild_later(ctx, plan.product, plan.version);  // its deltas, before the first wave asks
                  return reply_json(req, restinio::status_created(),
                                    rollout_view_json(ctx.rollouts.get(s.rollout.id), false));
                }));

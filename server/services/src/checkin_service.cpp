@@ -1,5 +1,8 @@
 #include "ota/server/checkin_service.h"
 
+#include <algorithm>
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
 #include "ota/patch_decoder.h"
@@ -25,7 +28,7 @@ struct CheckInService::Release {
 CheckInService::CheckInService(Store& store, ArtifactStore& artifacts, FirmwareService& firmware,
                                PatchService& patches, DeviceService& devices, UpdateService& updates,
                                const SigningKey& signer, const Bytes& master_key, Clock clock,
-                               RolloutService* rollouts)
+                               RolloutService* rollouts, BuildQueue* builds)
     : store_(store),
       artifacts_(artifacts),
       firmware_(firmware),
@@ -35,7 +38,8 @@ CheckInService::CheckInService(Store& store, ArtifactStore& artifacts, FirmwareS
       rollouts_(rollouts),
       signer_(signer),
       master_(master_key),
-      clock_(clock ? std::move(clock) : Clock(now_seconds)) {}
+      clock_(clock ? std::move(clock) : Clock(now_seconds)),
+      builds_(builds) {}
 
 void CheckInService::authenticate(const std::string& device_id, std::string_view authorization) {
   constexpr std::string_view kBearer = "Bearer ";
@@ -71,32 +75,56 @@ uint64_t CheckInService::prepare_delta_release(const std::string& product, const
   return release_for(base, target, firmware_aware).payload_size;
 }
 
+struct CheckInService::Choice {
+  std::optional<Release> release;      // what to offer; none: wait retry_after
+  std::optional<FirmwareRecord> base;  // the release's base (none: the full image)
+  int64_t retry_after = 0;
+};
+
+std::optional<CheckInService::Release> CheckInService::stored_release(const std::string& name) {
+  auto meta = artifacts_.read(artifacts_.release_path(name, "json"));
+  if (!meta) return std::nullopt;
+  auto j = nlohmann::json::parse(meta->begin(), meta->end());
+  Release r;
+  r.name = name;
+  r.payload_type = j["payload_type"];
+  r.payload_size = j["payload_size"];
+  r.payload_sha256_hex = j["payload_sha256"];
+  r.codec = j["codec"];
+  r.ram = j["ram"];
+  r.firmware_aware = j.value("transform", 0) != kTransformNone;
+  r.stream.chunk_size = j["chunk_size"];
+  r.stream.record_count = j["record_count"];
+  r.stream_size = j["stream_size"];
+  Bytes prefix = unhex(j["nonce_prefix"].get<std::string>());
+  std::copy(prefix.begin(), prefix.end(), r.stream.nonce_prefix.begin());
+  Bytes first = unhex(j["first_record_sha256"].get<std::string>());
+  std::copy(first.begin(), first.end(), r.stream.first_record_sha256.begin());
+  auto key = open_device_key(master_, "release:" + r.name, unhex(j["content_key_sealed"].get<std::string>()));
+  if (!key) throw ServiceError(500, "release_key_unavailable", "release key does not open with the master key");
+  r.content_key = *key;
+  return r;
+}
+
 CheckInService::Release CheckInService::release_for(const std::optional<FirmwareRecord>& base,
                                                     const FirmwareRecord& target, bool firmware_aware) {
-  std::lock_guard lock(mutex_);
-  Release r;
-  r.name = ArtifactStore::release_name(target.product, base ? base->version : "", target.version, firmware_aware);
-  auto meta_path = artifacts_.release_path(r.name, "json");
-  if (auto meta = artifacts_.read(meta_path)) {
-    auto j = nlohmann::json::parse(meta->begin(), meta->end());
-    r.payload_type = j["payload_type"];
-    r.payload_size = j["payload_size"];
-    r.payload_sha256_hex = j["payload_sha256"];
-    r.codec = j["codec"];
-    r.ram = j["ram"];
-    r.firmware_aware = j.value("transform", 0) != kTransformNone;
-    r.stream.chunk_size = j["chunk_size"];
-    r.stream.record_count = j["record_count"];
-    r.stream_size = j["stream_size"];
-    Bytes prefix = unhex(j["nonce_prefix"].get<std::string>());
-    std::copy(prefix.begin(), prefix.end(), r.stream.nonce_prefix.begin());
-    Bytes first = unhex(j["first_record_sha256"].get<std::string>());
-    std::copy(first.begin(), first.end(), r.stream.first_record_sha256.begin());
-    auto key = open_device_key(master_, "release:" + r.name, unhex(j["content_key_sealed"].get<std::string>()));
-    if (!key) throw ServiceError(500, "release_key_unavailable", "release key does not open with the master key");
-    r.content_key = *key;
-    return r;
+  const std::string name =
+      ArtifactStore::release_name(target.product, base ? base->version : "", target.version, firmware_aware);
+  if (auto stored = stored_release(name)) return *stored;
+  // One build per name: two streams of one name under different content
+  // keys would break the downloads of whoever got the first manifest.
+  std::shared_ptr<std::mutex> lock_of_name;
+  {
+    std::lock_guard lock(names_mutex_);
+    auto& m = building_[name];
+    if (!m) m = std::make_shared<std::mutex>();
+    lock_of_name = m;
   }
+  std::lock_guard lock(*lock_of_name);
+  if (auto stored = stored_release(name)) return *stored;
+  auto meta_path = artifacts_.release_path(name, "json");
+  Release r;
+  r.name = name;
   Bytes payload;
   uint8_t transform = kTransformNone;
   if (base && firmware_aware) {
@@ -178,38 +206,130 @@ CheckInService::Answer CheckInService::check_in(const std::string& device_id, co
     return none;
   }
   if (target->sha256_hex == report.image_sha256_hex) return none;
+  // The release first: a device whose delta is still being built is told
+  // to come back before it takes one of its rollout's download places.
+  Choice choice = choose(device_id, report, running, *target);
+  if (!choice.release) {
+    none.retry_after = choice.retry_after;
+    none.retry_reason = "building";
+    return none;
+  }
   // A rollout's member starts its download here, unless the rollout's
   // download cap is reached: then it is told to come back later.
   if (rollouts_) {
     RolloutService::Gate gate = rollouts_->admit(device_id);
     if (!gate.admitted) {
       none.retry_after = gate.retry_after;
+      none.retry_reason = "download_cap";
       return none;
     }
   }
-  Answer ans = offer(device_id, report, running, *target, now);
+  Answer ans = offer(device_id, report, *target, choice.base, *choice.release, now);
   ans.image_known = none.image_known;
   ans.running_version = none.running_version;
   return ans;
 }
 
-CheckInService::Answer CheckInService::offer(const std::string& device_id, const Report& report,
-                                             const std::optional<FirmwareRecord>& running,
-                                             const FirmwareRecord& target_in, int64_t now) {
-  const FirmwareRecord* target = &target_in;
+std::optional<BuildQueue::Job> CheckInService::queue_delta_release(const FirmwareRecord& base,
+                                                                   const FirmwareRecord& target,
+                                                                   bool firmware_aware, const std::string& asker) {
+  if (!builds_) return std::nullopt;
+  const std::string name = ArtifactStore::release_name(target.product, base.version, target.version, firmware_aware);
+  const std::string label = target.product + " " + base.version + " -> " + target.version +
+                            (firmware_aware ? " (firmware-aware)" : " (plain)");
+  return builds_->request(name, label, asker, [this, base, target, firmware_aware] {
+    release_for(base, target, firmware_aware);
+  }, target.product);
+}
+
+size_t CheckInService::prebuild(const std::string& product, const std::string& version) {
+  if (!builds_) return 0;
+  auto target = store_.firmware(product, version);
+  if (!target) return 0;
+  std::map<std::string, std::vector<std::string>> by_image;  // running digest -> its devices
+  for (const DeviceRecord& d : store_.list_devices())
+    if (d.product == product && d.enabled && !d.running_sha256_hex.empty() &&
+        d.running_sha256_hex != target->sha256_hex)
+      by_image[d.running_sha256_hex].push_back(d.device_id);
+  std::vector<std::pair<FirmwareRecord, const std::vector<std::string>*>> bases;
+  for (const auto& [sha, ids] : by_image) {
+    auto base = store_.firmware_by_sha256(product, sha);
+    if (base && base->chip_id == target->chip_id) bases.emplace_back(*base, &ids);
+  }
+  // Most devices first: among equal demand the queue goes by first asked.
+  std::stable_sort(bases.begin(), bases.end(),
+                   [](const auto& a, const auto& b) { return a.second->size() > b.second->size(); });
+  size_t queued = 0;
+  auto missing = [&](const FirmwareRecord& base, bool firmware_aware) {
+    return !std::filesystem::exists(artifacts_.release_path(
+        ArtifactStore::release_name(product, base.version, target->version, firmware_aware), "json"));
+  };
+  for (const auto& [base, ids] : bases) {
+    if (!missing(base, true)) continue;
+    for (const std::string& id : *ids) queue_delta_release(base, *target, true, id);
+    ++queued;
+  }
+  for (const auto& [base, ids] : bases) {
+    if (!missing(base, false)) continue;
+    queue_delta_release(base, *target, false, "");
+    ++queued;
+  }
+  return queued;
+}
+
+CheckInService::Choice CheckInService::choose(const std::string& device_id, const Report& report,
+                                              const std::optional<FirmwareRecord>& running,
+                                              const FirmwareRecord& target) {
+  Choice c;
   // A delta from the image it runs when that is of the same product and chip.
   std::optional<FirmwareRecord> base = running;
-  if (base && (base->product != target->product || base->chip_id != target->chip_id)) base.reset();
-  // The firmware-aware form when the device has the RAM for it (built once
-  // per pair, on the first such check-in); the plain one otherwise.
-  std::optional<Release> chosen;
-  if (base && report.ram_budget >= PatchService::firmware_aware_min_ram()) {
-    Release fa = release_for(base, *target, true);
-    if (fa.ram <= report.ram_budget) chosen = std::move(fa);
+  if (base && (base->product != target.product || base->chip_id != target.chip_id)) base.reset();
+  if (base && !builds_) {
+    // Built here: the firmware-aware form when the device has the RAM for
+    // it (once per pair), the plain one otherwise.
+    if (report.ram_budget >= PatchService::firmware_aware_min_ram()) {
+      Release fa = release_for(base, target, true);
+      if (fa.ram <= report.ram_budget) c.release = std::move(fa);
+    }
+    if (!c.release) c.release = release_for(base, target);
+    c.base = base;
+    return c;
   }
-  if (!chosen) chosen = release_for(base, *target);
-  Release& r = *chosen;
+  if (base) {
+    auto waiting = [&](const std::optional<BuildQueue::Job>& job, bool firmware_aware) {
+      if (!job || job->state == BuildQueue::State::kFailed) return false;
+      c.retry_after = builds_->retry_after(
+          ArtifactStore::release_name(target.product, base->version, target.version, firmware_aware));
+      return true;
+    };
+    if (report.ram_budget >= PatchService::firmware_aware_min_ram()) {
+      auto fa = stored_release(ArtifactStore::release_name(target.product, base->version, target.version, true));
+      if (fa && fa->ram <= report.ram_budget) {
+        c.release = std::move(fa);
+        c.base = base;
+        return c;
+      }
+      // Not built: wait for it, unless its build failed for good (then
+      // the plain form). Built but too big for this device: the plain form.
+      if (!fa && waiting(queue_delta_release(*base, target, true, device_id), true)) return c;
+    }
+    if (auto plain = stored_release(ArtifactStore::release_name(target.product, base->version, target.version, false))) {
+      c.release = std::move(plain);
+      c.base = base;
+      return c;
+    }
+    if (waiting(queue_delta_release(*base, target, false, device_id), false)) return c;
+    // No delta can be built: the full image.
+  }
+  c.release = release_for(std::nullopt, target);
+  return c;
+}
 
+CheckInService::Answer CheckInService::offer(const std::string& device_id, const Report& report,
+                                             const FirmwareRecord& target_in,
+                                             const std::optional<FirmwareRecord>& base, const Release& r,
+                                             int64_t now) {
+  const FirmwareRecord* target = &target_in;
   Manifest m{};
   m.kind = kManifestUpdate;
   m.security_counter = target->security_counter;

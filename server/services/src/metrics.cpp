@@ -19,7 +19,7 @@ Metrics::Metrics()
                      {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}),
       check_ins_("ota_check_ins_total",
                  "Device check-ins answered, by result: delta or full (an update offered), no_update, "
-                 "deferred (a rollout's download cap).",
+                 "building (told to come back: its release is being built), deferred (a rollout's download cap).",
                  {"result"}),
       downloads_("ota_downloads_total", "Downloads begun (responses from byte 0), by kind (delta or full).",
                  {"kind", "firmware_aware"}),

@@ -16,7 +16,7 @@
 #include "ota/server/rollout_service.h"
 #include "ota/server/session_service.h"
 #include "ota/server/update_service.h"
-#include "ota/server/worker.h"
+#include "ota/server/build_queue.h"
 #include "ota/server/http.h"
 #include "ota/server/store.h"
 
@@ -34,7 +34,7 @@ struct ServerContext {
   CheckInService& checkin;
   GroupService& groups;
   RolloutService& rollouts;
-  Worker& worker;            // CPU-heavy work, off the I/O threads
+  BuildQueue& builds;        // release and patch builds: a bounded pool off the request threads
   Metrics& metrics;          // this process's counters
   MetricsService& metrics_service;
   SessionService& sessions;  // the console's logins
