@@ -10,7 +10,8 @@
 #
 # usage: bench/release-day.sh BUILD_DIR [DEVICES] [SERVER_THREADS]
 #   DEVICES default 1000 (at least 13), SERVER_THREADS default 2
-#   OTA_CORPUS (default ../shared/corpus) holds wled-esp32/*.bin
+#   OTA_CORPUS (default ../shared/corpus) holds wled-esp32/*.bin; the server
+#   runs on the last core, the fleet on the others (SERVER_CPUS, FLEET_CPUS)
 set -euo pipefail
 BUILD=${1:?usage: release-day.sh BUILD_DIR [DEVICES] [SERVER_THREADS]}
 N=${2:-1000}
@@ -25,14 +26,22 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 export OTA_ADMIN_TOKEN=release-day-admin-token-0123456789
 export OTA_SERVER=http://127.0.0.1:$PORT
 ulimit -n 65536 2>/dev/null || true
-"$BIN/ota-server" --data "$WORK/data" --listen "127.0.0.1:$PORT" --threads "$THREADS" >"$WORK/server.log" 2>&1 &
+# The server on its own core(s), the simulated fleet and the poller on the
+# others: the devices' own CPU (patching, hashing, flash) must not be what
+# the idle check-in waits for. SERVER_CPUS / FLEET_CPUS override (taskset lists).
+CORES=$(nproc)
+SERVER_CPUS=${SERVER_CPUS:-$((CORES - 1))}
+FLEET_CPUS=${FLEET_CPUS:-$([ "$CORES" -gt 1 ] && echo "0-$((CORES - 2))" || echo 0)}
+echo "server on CPU $SERVER_CPUS, fleet on CPU $FLEET_CPUS"
+taskset -c "$SERVER_CPUS" "$BIN/ota-server" --data "$WORK/data" --listen "127.0.0.1:$PORT" --threads "$THREADS" \
+  >"$WORK/server.log" 2>&1 &
 SERVER=$!
 POLLER=
 trap '[ -n "$POLLER" ] && kill $POLLER 2>/dev/null; kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do curl -fsS "$OTA_SERVER/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-sim() { "$BIN/ota-sim" --server "$OTA_SERVER" --quiet "$@"; }
+sim() { taskset -c "$FLEET_CPUS" "$BIN/ota-sim" --server "$OTA_SERVER" --quiet "$@"; }
 otactl() { "$BIN/otactl" "$@"; }
 grep -m1 "build threads" "$WORK/server.log" || true
 
@@ -55,9 +64,10 @@ sim --fleet 1 --provision idle --product wled-esp32 --bundle "$WORK/bi" --state 
   --image "$CORPUS/wled-esp32/$LATEST.bin" --version "$LATEST" --once --ram 49152 >/dev/null
 echo "registered $N devices on $OLDER older releases and 1 on $LATEST"
 
-# The idle device's check-ins, every 50 ms, each latency written in ms.
+# The idle device's check-ins, every 50 ms, each latency written in ms; on
+# the server's core, so that the busy fleet core does not delay the asking.
 IDLE_DIR=$(ls -d "$WORK/bi"/*/ | head -1)
-python3 - "$PORT" "$IDLE_DIR" "$CORPUS/wled-esp32/$LATEST.bin" "$LATEST" >"$WORK/idle.ms" <<'PY' &
+taskset -c "$SERVER_CPUS" python3 - "$PORT" "$IDLE_DIR" "$CORPUS/wled-esp32/$LATEST.bin" "$LATEST" >"$WORK/idle.ms" <<'PY' &
 import hashlib, http.client, json, os, sys, time
 port, bundle, image, version = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 dev = json.load(open(os.path.join(bundle, "device.json")))
@@ -118,7 +128,7 @@ print("idle check-ins during the release: %d, p50 %.1f ms, p99 %.1f ms, max %.1f
 PY
 curl -fsS -H "Authorization: Bearer $OTA_ADMIN_TOKEN" "$OTA_SERVER/api/v1/patches?product=wled-esp32" | python3 -c '
 import json, sys
-b = json.load(sys.stdin)["builds"]
+b = json.load(sys.stdin).get("builds", [])
 ready = [x for x in b if x["state"] == "ready"]
 print("builds: %d (%s); build seconds total %.1f, max %.1f" % (len(b),
       ", ".join("%s %d" % (s, sum(1 for x in b if x["state"] == s)) for s in ("ready", "failed", "queued", "building")),
