@@ -192,6 +192,15 @@ HttpResult HttpClient::post_form(const std::string& path, const std::vector<Form
   return perform("POST", path, nullptr, "", &parts, timeout_s);
 }
 
+std::string shell_quoted(const fs::path& p) { return "'" + p.string() + "'"; }
+
+nlohmann::json last_json(const std::string& out) {
+  std::string s = out;
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  size_t nl = s.rfind('\n');
+  return nlohmann::json::parse(nl == std::string::npos ? s : s.substr(nl + 1), nullptr, false);
+}
+
 Command run_command(const std::string& cmd) {
   Command c;
   FILE* p = ::popen(cmd.c_str(), "r");

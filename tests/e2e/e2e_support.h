@@ -43,6 +43,11 @@ struct Command {
   std::string out;
 };
 Command run_command(const std::string& cmd);
+// `p` in single quotes, for a command line (paths without a quote).
+std::string shell_quoted(const fs::path& p);
+// The last line of a program's output parsed as JSON (ota-sim's summary);
+// discarded when it is none.
+nlohmann::json last_json(const std::string& out);
 
 // --- HTTP (libcurl) ---------------------------------------------------------
 

@@ -27,15 +27,6 @@ constexpr const char* kToken = "products-e2e-admin-token-0123456789";
 
 Command run(const std::string& cmd) { return run_command(cmd + " 2>&1"); }
 
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
-
-nlohmann::json last_json(const std::string& out) {
-  std::string s = out;
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  size_t nl = s.rfind('\n');
-  return nlohmann::json::parse(nl == std::string::npos ? s : s.substr(nl + 1), nullptr, false);
-}
-
 class e2e_products : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -54,13 +45,13 @@ class e2e_products : public ::testing::Test {
   }
 
   Command otactl(const std::string& args) {
-    return run(q(test::bin_dir() / "otactl") + " --server " + server_.url() + " --token " + kToken +
-               " --cacert " + q(cert_) + " " + args);
+    return run(shell_quoted(test::bin_dir() / "otactl") + " --server " + server_.url() + " --token " + kToken +
+               " --cacert " + shell_quoted(cert_) + " " + args);
   }
   // Registers `id` (otactl device add) with a bundle in dir/bundles/id.
   fs::path add_device(const std::string& id, const std::string& flags = "") {
     fs::path bundle = dir_ / "bundles" / id;
-    Command c = otactl("device add " + id + " --out " + q(bundle) + " --ca " + q(cert_) + " " + flags);
+    Command c = otactl("device add " + id + " --out " + shell_quoted(bundle) + " --ca " + shell_quoted(cert_) + " " + flags);
     EXPECT_EQ(c.exit_code, 0) << c.out;
     return bundle;
   }
@@ -72,8 +63,8 @@ class e2e_products : public ::testing::Test {
   // One ota-sim poll of the device `id`, starting (first time) on `image`;
   // its JSON summary.
   nlohmann::json sim(const std::string& id, const fs::path& image, const std::string& extra = "") {
-    Command c = run(q(test::bin_dir() / "ota-sim") + " --bundle " + q(dir_ / "bundles" / id) + " --state " +
-                    q(dir_ / "devices" / id) + " --image " + q(image) + " --once --quiet " + extra);
+    Command c = run(shell_quoted(test::bin_dir() / "ota-sim") + " --bundle " + shell_quoted(dir_ / "bundles" / id) + " --state " +
+                    shell_quoted(dir_ / "devices" / id) + " --image " + shell_quoted(image) + " --once --quiet " + extra);
     last_sim_ = c;
     return last_json(c.out);
   }
@@ -106,9 +97,9 @@ TEST_F(e2e_products, ANewUsersArduinoBuildUpdatesInTheDefaultProduct) {
   fs::path new_bin = write("new.bin", next);
 
   add_device("d1");
-  Command up1 = otactl("firmware upload 1.0.0 " + q(old_bin));
+  Command up1 = otactl("firmware upload 1.0.0 " + shell_quoted(old_bin));
   ASSERT_EQ(up1.exit_code, 0) << up1.out;
-  ASSERT_EQ(otactl("firmware upload 1.0.1 " + q(new_bin)).exit_code, 0);
+  ASSERT_EQ(otactl("firmware upload 1.0.1 " + shell_quoted(new_bin)).exit_code, 0);
   Command assign = otactl("update assign d1 1.0.1");
   ASSERT_EQ(assign.exit_code, 0) << assign.out;
   EXPECT_NE(assign.out.find("default"), std::string::npos) << assign.out;
@@ -156,8 +147,8 @@ TEST_F(e2e_products, TwoProductsWithTheSameVersionEachGetTheirOwnImage) {
   }
   for (const Product& p : products) {
     fs::path o = write(p.name + "-old.bin", p.old_image), n = write(p.name + "-new.bin", p.new_image);
-    ASSERT_EQ(otactl("firmware upload 1.0.0 " + q(o) + " --product " + p.name).exit_code, 0);
-    Command up = otactl("firmware upload 1.0.1 " + q(n) + " --product " + p.name);
+    ASSERT_EQ(otactl("firmware upload 1.0.0 " + shell_quoted(o) + " --product " + p.name).exit_code, 0);
+    Command up = otactl("firmware upload 1.0.1 " + shell_quoted(n) + " --product " + p.name);
     ASSERT_EQ(up.exit_code, 0) << up.out;
     add_device(p.name + "-dev", "--product " + p.name);
   }
@@ -188,7 +179,7 @@ TEST_F(e2e_products, TwoProductsWithTheSameVersionEachGetTheirOwnImage) {
 TEST_F(e2e_products, AnAssignmentAcrossProductsIsRefusedWhenMade) {
   std::mt19937 rng(47);
   fs::path fw = write("lamp.bin", test::synthetic_esp32_app("2.0.0", "lamp", test::synthetic_image(rng, 60000)));
-  ASSERT_EQ(otactl("firmware upload 2.0.0 " + q(fw) + " --product lamp").exit_code, 0);
+  ASSERT_EQ(otactl("firmware upload 2.0.0 " + shell_quoted(fw) + " --product lamp").exit_code, 0);
   add_device("kitchen-1");  // the default product
   Command c = otactl("update assign kitchen-1 2.0.0");
   EXPECT_EQ(c.exit_code, 1);

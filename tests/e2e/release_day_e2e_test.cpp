@@ -27,15 +27,6 @@ constexpr const char* kToken = "release-day-e2e-admin-token-0123456789";
 constexpr int kBases = 4;
 constexpr int kPerBase = 3;
 
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
-
-nlohmann::json last_json(const std::string& out) {
-  std::string s = out;
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  size_t nl = s.rfind('\n');
-  return nlohmann::json::parse(nl == std::string::npos ? s : s.substr(nl + 1), nullptr, false);
-}
-
 class e2e_release_day : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -56,12 +47,12 @@ class e2e_release_day : public ::testing::Test {
   }
 
   Command otactl(const std::string& args) {
-    return run_command(q(test::bin_dir() / "otactl") + " --server " + server_.url() + " --token " + kToken +
-                       " --cacert " + q(cert_) + " " + args + " 2>&1");
+    return run_command(shell_quoted(test::bin_dir() / "otactl") + " --server " + server_.url() + " --token " + kToken +
+                       " --cacert " + shell_quoted(cert_) + " " + args + " 2>&1");
   }
   Command sim(const std::string& id, const fs::path& image) {
-    return run_command(q(test::bin_dir() / "ota-sim") + " --bundle " + q(dir_ / "bundles" / id) + " --state " +
-                       q(dir_ / "devices" / id) + " --image " + q(image) + " --once --quiet --ram 49152 2>&1");
+    return run_command(shell_quoted(test::bin_dir() / "ota-sim") + " --bundle " + shell_quoted(dir_ / "bundles" / id) + " --state " +
+                       shell_quoted(dir_ / "devices" / id) + " --image " + shell_quoted(image) + " --once --quiet --ram 49152 2>&1");
   }
 
   fs::path dir_, cert_;
@@ -80,7 +71,7 @@ TEST_F(e2e_release_day, EveryBaseIsBuiltOnceAndEveryDeviceUpdatesWhileTheIdleOne
     images.push_back(dir_ / ("v" + std::to_string(v) + ".bin"));
     test::write_file(images.back(), app);
     shas.push_back(sha256_hex(app));
-    Command up = otactl("firmware upload 1.0." + std::to_string(v) + " " + q(images.back()) + " --product fleet");
+    Command up = otactl("firmware upload 1.0." + std::to_string(v) + " " + shell_quoted(images.back()) + " --product fleet");
     ASSERT_EQ(up.exit_code, 0) << up.out;
     code = test::mutate_image(rng, code, 15);
   }
@@ -91,7 +82,7 @@ TEST_F(e2e_release_day, EveryBaseIsBuiltOnceAndEveryDeviceUpdatesWhileTheIdleOne
     for (int i = 0; i < kPerBase; ++i) fleet.emplace_back("d" + std::to_string(b) + "-" + std::to_string(i), b);
   fleet.emplace_back("idle", kBases);
   for (const auto& [id, base] : fleet) {
-    Command add = otactl("device add " + id + " --out " + q(dir_ / "bundles" / id) + " --ca " + q(cert_) +
+    Command add = otactl("device add " + id + " --out " + shell_quoted(dir_ / "bundles" / id) + " --ca " + shell_quoted(cert_) +
                          " --product fleet");
     ASSERT_EQ(add.exit_code, 0) << add.out;
     Command first = sim(id, images[base]);

@@ -26,15 +26,6 @@ namespace {
 constexpr const char* kToken = "rollouts-e2e-admin-token-0123456789";
 constexpr const char* kPrefix = "unit";
 
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
-
-nlohmann::json last_json(const std::string& out) {
-  std::string s = out;
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  size_t nl = s.rfind('\n');
-  return nlohmann::json::parse(nl == std::string::npos ? s : s.substr(nl + 1), nullptr, false);
-}
-
 std::string device_name(int i) {
   char id[32];
   std::snprintf(id, sizeof id, "%s-%05d", kPrefix, i);
@@ -66,18 +57,18 @@ class e2e_rollouts : public ::testing::Test {
   }
 
   Command otactl(const std::string& args) {
-    return run_command(q(test::bin_dir() / "otactl") + " --server " + server_.url() + " --token " + kToken +
-                       " --cacert " + q(cert_) + " " + args + " 2>&1");
+    return run_command(shell_quoted(test::bin_dir() / "otactl") + " --server " + server_.url() + " --token " + kToken +
+                       " --cacert " + shell_quoted(cert_) + " " + args + " 2>&1");
   }
   // One power-on of the first n devices (registered by the first call), all
   // starting on 1.0.0; the fleet's JSON summary.
   nlohmann::json fleet(int n, const std::string& extra = "") {
-    std::string cmd = q(test::bin_dir() / "ota-sim") + " --fleet " + std::to_string(n) + " --bundle " +
-                      q(dir_ / "bundles") + " --state " + q(dir_ / "devices") + " --image " + q(fw_.base.path) +
+    std::string cmd = shell_quoted(test::bin_dir() / "ota-sim") + " --fleet " + std::to_string(n) + " --bundle " +
+                      shell_quoted(dir_ / "bundles") + " --state " + shell_quoted(dir_ / "devices") + " --image " + shell_quoted(fw_.base.path) +
                       " --version 1.0.0 --once --quiet --threads 8 --server " + server_.url() + " " + extra;
     if (!provisioned_)
       cmd += std::string(" --provision ") + kPrefix + " --product " + fw_.product + " --admin-token " + kToken +
-             " --ca " + q(cert_);
+             " --ca " + shell_quoted(cert_);
     provisioned_ = true;
     Command c = run_command(cmd + " 2>&1");
     nlohmann::json s = last_json(c.out);

@@ -4,6 +4,7 @@
 // again and then reported, asking never waits for a build, urgent tasks go
 // ahead of the queue.
 #include "ota/server/build_queue.h"
+#include "test_gate.h"
 
 #include <gtest/gtest.h>
 
@@ -17,32 +18,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A gate the test opens: builds that pass through it wait until then.
-class Gate {
- public:
-  void wait() {
-    std::unique_lock lock(m_);
-    ++waiting_;
-    cv_.notify_all();
-    cv_.wait(lock, [this] { return open_; });
-  }
-  void open() {
-    std::lock_guard lock(m_);
-    open_ = true;
-    cv_.notify_all();
-  }
-  // Until `n` builds wait at the gate (the pool's threads are busy).
-  void until_waiting(int n) {
-    std::unique_lock lock(m_);
-    ASSERT_TRUE(cv_.wait_for(lock, 10s, [&] { return waiting_ >= n; }));
-  }
-
- private:
-  std::mutex m_;
-  std::condition_variable cv_;
-  bool open_ = false;
-  int waiting_ = 0;
-};
+using test::Gate;
 
 BuildQueue::Options one_thread() {
   BuildQueue::Options o;
@@ -65,7 +41,7 @@ TEST(BuildQueue, FiftyAskersAtOnceGetOneBuild) {
       });
     });
   for (auto& t : askers) t.join();
-  gate.until_waiting(1);
+  ASSERT_TRUE(gate.until_waiting(1));
   auto job = q.find("demo/1.0.0-1.0.1");
   ASSERT_TRUE(job);
   EXPECT_EQ(job->state, BuildQueue::State::kBuilding);
@@ -92,7 +68,7 @@ TEST(BuildQueue, TheMostDemandedJobRunsFirst) {
     };
   };
   q.request("busy", "busy", "", [&] { gate.wait(); });
-  gate.until_waiting(1);  // the only thread is taken: what follows queues
+  ASSERT_TRUE(gate.until_waiting(1));  // the only thread is taken: what follows queues
   q.request("base-a", "a", "d1", record("base-a"));
   for (const char* d : {"d2", "d3", "d4"}) q.request("base-c", "c", d, record("base-c"));
   for (const char* d : {"d5", "d6"}) q.request("base-b", "b", d, record("base-b"));
@@ -166,7 +142,7 @@ TEST(BuildQueue, AskingNeverWaitsForABuild) {
   BuildQueue q(one_thread());
   Gate gate;
   q.request("long", "long", "", [&] { gate.wait(); });
-  gate.until_waiting(1);
+  ASSERT_TRUE(gate.until_waiting(1));
   // Every thread is busy; asking for the same job and another returns at once.
   auto asked = std::async(std::launch::async, [&] {
     auto a = q.request("long", "long", "d1", [] {});
@@ -189,7 +165,7 @@ TEST(BuildQueue, UrgentTasksRunBeforeQueuedJobs) {
   std::mutex m;
   std::vector<std::string> order;
   q.request("busy", "busy", "", [&] { gate.wait(); });
-  gate.until_waiting(1);
+  ASSERT_TRUE(gate.until_waiting(1));
   q.request("queued", "queued", "d1", [&] {
     std::lock_guard lock(m);
     order.push_back("queued");
@@ -208,7 +184,7 @@ TEST(BuildQueue, ARetryAfterGrowsWithTheJobsAhead) {
   BuildQueue q(o);
   Gate gate;
   q.request("busy", "busy", "", [&] { gate.wait(); });
-  gate.until_waiting(1);
+  ASSERT_TRUE(gate.until_waiting(1));
   for (int i = 0; i < 20; ++i) q.request("job-" + std::to_string(i), "job", "d", [] {});
   // No build measured yet: 2 s each is assumed; the first in line waits
   // one build, the last twenty (capped).

@@ -16,6 +16,7 @@
 #include "ota/server/device_service.h"
 #include "ota/server/patch_service.h"
 #include "ota/server/update_service.h"
+#include "test_gate.h"
 #include "test_postgres.h"
 #include "test_support.h"
 
@@ -25,29 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-class Gate {
- public:
-  void wait() {
-    std::unique_lock lock(m_);
-    waiting_ = true;
-    cv_.notify_all();
-    cv_.wait(lock, [this] { return open_; });
-  }
-  void open() {
-    std::lock_guard lock(m_);
-    open_ = true;
-    cv_.notify_all();
-  }
-  bool until_waiting() {
-    std::unique_lock lock(m_);
-    return cv_.wait_for(lock, 10s, [&] { return waiting_; });
-  }
-
- private:
-  std::mutex m_;
-  std::condition_variable cv_;
-  bool open_ = false, waiting_ = false;
-};
+using test::Gate;
 
 class CheckInBuilds : public ::testing::Test {
  protected:

@@ -116,9 +116,7 @@ int64_t BuildQueue::retry_after(const std::string& key) const {
           (e.job.demand > me.job.demand || (e.job.demand == me.job.demand && e.order < me.order)))
         ++ahead;
     ++ahead;  // its own build
-  } else if (it != entries_.end() && it->second.job.state == State::kBuilding) {
-    ahead = 0;  // under way: about one mean build at most
-  }
+  }  // building, or unknown: about one mean build
   const double waves = std::ceil(static_cast<double>(ahead) / static_cast<double>(threads_.size()));
   const double s = std::ceil(mean * std::max(1.0, waves));
   return std::clamp<int64_t>(static_cast<int64_t>(s), 1, kMaxRetryAfter);

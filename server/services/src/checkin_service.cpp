@@ -296,14 +296,16 @@ CheckInService::Choice CheckInService::choose(const std::string& device_id, cons
     return c;
   }
   if (base) {
+    auto name = [&](bool firmware_aware) {
+      return ArtifactStore::release_name(target.product, base->version, target.version, firmware_aware);
+    };
     auto waiting = [&](const std::optional<BuildQueue::Job>& job, bool firmware_aware) {
       if (!job || job->state == BuildQueue::State::kFailed) return false;
-      c.retry_after = builds_->retry_after(
-          ArtifactStore::release_name(target.product, base->version, target.version, firmware_aware));
+      c.retry_after = builds_->retry_after(name(firmware_aware));
       return true;
     };
     if (report.ram_budget >= PatchService::firmware_aware_min_ram()) {
-      auto fa = stored_release(ArtifactStore::release_name(target.product, base->version, target.version, true));
+      auto fa = stored_release(name(true));
       if (fa && fa->ram <= report.ram_budget) {
         c.release = std::move(fa);
         c.base = base;
@@ -313,7 +315,7 @@ CheckInService::Choice CheckInService::choose(const std::string& device_id, cons
       // the plain form). Built but too big for this device: the plain form.
       if (!fa && waiting(queue_delta_release(*base, target, true, device_id), true)) return c;
     }
-    if (auto plain = stored_release(ArtifactStore::release_name(target.product, base->version, target.version, false))) {
+    if (auto plain = stored_release(name(false))) {
       c.release = std::move(plain);
       c.base = base;
       return c;
@@ -326,27 +328,26 @@ CheckInService::Choice CheckInService::choose(const std::string& device_id, cons
 }
 
 CheckInService::Answer CheckInService::offer(const std::string& device_id, const Report& report,
-                                             const FirmwareRecord& target_in,
+                                             const FirmwareRecord& target,
                                              const std::optional<FirmwareRecord>& base, const Release& r,
                                              int64_t now) {
-  const FirmwareRecord* target = &target_in;
   Manifest m{};
   m.kind = kManifestUpdate;
-  m.security_counter = target->security_counter;
+  m.security_counter = target.security_counter;
   std::copy(report.nonce.begin(), report.nonce.end(), m.device_nonce);
   m.issued_at = static_cast<uint64_t>(now);
-  set_text(m.product, target->product);
-  m.chip_id = target->chip_id;
+  set_text(m.product, target.product);
+  m.chip_id = target.chip_id;
   set_text(m.device_id, device_id);
   if (base) {
     set_text(m.from_version, base->version);
     Bytes from = unhex(base->sha256_hex);
     std::copy(from.begin(), from.end(), m.from_sha256);
   }
-  set_text(m.to_version, target->version);
-  Bytes to = unhex(target->sha256_hex);
+  set_text(m.to_version, target.version);
+  Bytes to = unhex(target.sha256_hex);
   std::copy(to.begin(), to.end(), m.to_sha256);
-  m.to_size = static_cast<uint32_t>(target->size);
+  m.to_size = static_cast<uint32_t>(target.size);
   m.payload_type = r.payload_type;
   Bytes psha = unhex(r.payload_sha256_hex);
   std::copy(psha.begin(), psha.end(), m.payload_sha256);
@@ -369,7 +370,7 @@ CheckInService::Answer CheckInService::offer(const std::string& device_id, const
   ans.manifest = sign_manifest(m, signer_);
   ans.release = r.name;
   ans.stream_size = r.stream_size;
-  ans.target_version = target->version;
+  ans.target_version = target.version;
   ans.delta = base.has_value();
   ans.firmware_aware = r.firmware_aware;
   return ans;
