@@ -133,6 +133,7 @@ bench: build bench-deps
 	$(BENCH_ENV) bench/server-bench.sh $(BUILD_DIR)
 	$(BENCH_ENV) bench/resume-bench.sh $(BUILD_DIR)
 	$(BENCH_ENV) bench/rollout-bench.sh $(BUILD_DIR) $(ROLLOUT_DEVICES)
+	$(BENCH_ENV) bench/release-day.sh $(BUILD_DIR) $(RELEASE_DEVICES) $(RELEASE_THREADS)
 	@$(MAKE) --no-print-directory check-deps DEPS_RECORD=$(BENCH_RECORD) \
 	  CHECK_PACKAGES="$(DEB_PACKAGES) $(BENCH_PACKAGES)"
 

@@ -24,29 +24,38 @@ free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 
-# Runs wrk against URL for server PID; prints "req/s us_cpu_per_request".
+# Runs wrk (on WRK_CPUS, default core 0) against URL for server PID; prints
+# "req/s us_cpu_per_request cores_used" (the server's CPU seconds over the
+# run's seconds).
 measure() {
   local pid=$1 url=$2 script=${3:-}
   local t0; t0=$(cpu_ticks "$pid")
-  local out; out=$(taskset -c 0 wrk -t1 -c64 -d"${secs}s" --latency ${script:+-s "$script"} "$url")
+  local out; out=$(taskset -c "${WRK_CPUS:-0}" wrk -t1 -c64 -d"${secs}s" --latency ${script:+-s "$script"} "$url")
   local t1; t1=$(cpu_ticks "$pid")
   local rps total
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   total=$(awk '/requests in/ {print $1}' <<<"$out")
   local errors; errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")
   [ -n "$errors" ] && echo "  wrk reported: $errors" >&2
-  awk -v r="$rps" -v t="$total" -v d="$((t1 - t0))" -v hz="$hz" \
-    'BEGIN { printf "%s %.1f\n", r, (d / hz) * 1e6 / t }'
+  awk -v r="$rps" -v t="$total" -v d="$((t1 - t0))" -v hz="$hz" -v s="$secs" \
+    'BEGIN { printf "%s %.1f %.2f\n", r, (d / hz) * 1e6 / t, d / hz / s }'
 }
 
 # --- ota-server with one device that has an update pending.
 port=$(free_port)
 token=bench-token-0123456789abcdef
-OTA_ADMIN_TOKEN=$token taskset -c 1 "$build/bin/ota-server" --data "$work/var" --listen "127.0.0.1:$port" \
-  --threads 1 >"$work/server.log" 2>&1 &
-pids+=($!)
-server_pid=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+# start_server THREADS CPUS: ota-server on the bench's data folder with
+# THREADS request threads, pinned to the taskset list CPUS; sets server_pid.
+start_server() {
+  OTA_ADMIN_TOKEN=$token taskset -c "$2" "$build/bin/ota-server" --data "$work/var" --listen "127.0.0.1:$port" \
+    --threads "$1" >>"$work/server.log" 2>&1 &
+  server_pid=$!
+  pids+=($server_pid)
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return; sleep 0.1; done
+  echo "server-bench: the server did not start" >&2; cat "$work/server.log" >&2; exit 1
+}
+stop_server() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; }
+start_server 1 1
 auth="Authorization: Bearer $token"
 S=http://127.0.0.1:$port
 python3 - "$work" <<'PY'
@@ -129,11 +138,11 @@ sleep 0.3
 nginx_worker=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)
 
 echo "measuring ${secs}s each (wrk -t1 -c64, server pinned to core 1, wrk to core 0)"
-read -r ours_rps ours_cpu < <(measure "$server_pid" "$check_url")
-if [ -n "${BENCH_HEALTHZ:-}" ]; then read -r h_rps h_cpu < <(measure "$server_pid" "$S/healthz"); echo "healthz: $h_rps req/s, $h_cpu us/request"; fi
-read -r nginx_rps nginx_cpu < <(measure "$nginx_worker" "http://127.0.0.1:$nport/check.json")
-read -r idle_rps idle_cpu < <(measure "$server_pid" "$S/api/v1/devices/$dev2_id/check-in" "$work/dev2.lua")
-read -r upd_rps upd_cpu < <(measure "$server_pid" "$S/api/v1/devices/$dev1_id/check-in" "$work/dev1.lua")
+read -r ours_rps ours_cpu _ < <(measure "$server_pid" "$check_url")
+if [ -n "${BENCH_HEALTHZ:-}" ]; then read -r h_rps h_cpu _ < <(measure "$server_pid" "$S/healthz"); echo "healthz: $h_rps req/s, $h_cpu us/request"; fi
+read -r nginx_rps nginx_cpu _ < <(measure "$nginx_worker" "http://127.0.0.1:$nport/check.json")
+read -r idle_rps idle_cpu _ < <(measure "$server_pid" "$S/api/v1/devices/$dev2_id/check-in" "$work/dev2.lua")
+read -r upd_rps upd_cpu _ < <(measure "$server_pid" "$S/api/v1/devices/$dev1_id/check-in" "$work/dev1.lua")
 printf '\n%-34s %12s %16s\n' "" "requests/s" "CPU us/request"
 printf '%-34s %12s %16s\n' "ota-server GET /check_update/" "$ours_rps" "$ours_cpu"
 printf '%-34s %12s %16s\n' "nginx static file (same bytes)" "$nginx_rps" "$nginx_cpu"
@@ -141,3 +150,28 @@ printf '%-34s %12s %16s\n' "v1 check-in, nothing to do" "$idle_rps" "$idle_cpu"
 printf '%-34s %12s %16s\n' "v1 check-in, signed manifest" "$upd_rps" "$upd_cpu"
 awk -v a="$ours_rps" -v b="$nginx_rps" -v c="$ours_cpu" \
   'BEGIN { printf "ratio to nginx: %.2f (target >= 0.50); vs the original design (184 us/request): %.1fx less CPU (target >= 10x)\n", a / b, 184 / c }'
+
+# --- Scaling with cores (issue 21): the server restarted on the same data
+# with T request threads pinned to min(T, cores) cores, for each T of
+# BENCH_THREADS (default "1 2 4"). At T=1 wrk has a core of its own; once the
+# server is given every core, wrk shares them (its own CPU is what the
+# server cannot have), so "cores used" says how much of the machine the
+# server really took, and CPU per request whether a core's work per request
+# grew (contention) as threads were added.
+cores=$(nproc)
+declare -A base_rps
+printf '\n%-34s %8s %6s %12s %10s %10s %9s\n' "scaling with threads (pinned)" threads cores requests/s "cores used" "us/request" speedup
+for T in ${BENCH_THREADS:-1 2 4}; do
+  n=$(( T < cores ? T : cores ))
+  stop_server
+  if [ "$n" -lt "$cores" ]; then cpus="$((cores - n))-$((cores - 1))"; wrk_cpus=0; else cpus="0-$((cores - 1))"; wrk_cpus=$cpus; fi
+  start_server "$T" "$cpus"
+  for what in idle upd; do
+    if [ $what = idle ]; then id=$dev2_id; lua=dev2; label="v1 check-in, nothing to do"; else id=$dev1_id; lua=dev1; label="v1 check-in, signed manifest"; fi
+    read -r rps cpu used < <(WRK_CPUS=$wrk_cpus measure "$server_pid" "$S/api/v1/devices/$id/check-in" "$work/$lua.lua")
+    [ -n "${base_rps[$what]:-}" ] || base_rps[$what]=$rps  # the first T is the baseline
+    speedup=$(awk -v a="$rps" -v b="${base_rps[$what]}" 'BEGIN { printf "%.2fx", a / b }')
+    printf '%-34s %8s %6s %12s %10s %10s %9s\n' "$label" "$T" "$n" "$rps" "$used" "$cpu" "$speedup"
+  done
+done
+echo "(cores on this machine: $cores; wrk on core 0 while the server has fewer than all, else beside it)"

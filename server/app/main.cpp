@@ -282,6 +282,7 @@ int main(int argc, char** argv) {
     build_options.threads = opt.build_threads;
     build_options.nice = static_cast<int>(opt.build_nice);
     BuildQueue builds(build_options);
+    metrics_service.set_build_queue(&builds);
     CheckInService checkin(*store, artifacts, firmware, patches, devices, updates, keys.signing, keys.master, {},
                            &rollouts, &builds);
     // Images a version-1 database kept in the original layout for another
@@ -305,7 +306,8 @@ int main(int argc, char** argv) {
 
     std::string url = (opt.tls_cert ? "https://" : "http://") + opt.listen;
     bool postgres = opt.db.rfind("postgresql://", 0) == 0 || opt.db.rfind("postgres://", 0) == 0;
-    std::string database = "SQLite";
+    std::string database =
+        "SQLite, pool " + std::to_string(opt.db_options.pool_size.value_or(Store::kDefaultSqlitePool));
     if (postgres) {
       const int64_t timeout = opt.db_options.statement_timeout_ms.value_or(Store::kDefaultStatementTimeoutMs);
       database = "PostgreSQL, pool " + std::to_string(opt.db_options.pool_size.value_or(Store::kDefaultPostgresPool)) +

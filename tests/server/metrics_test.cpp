@@ -11,12 +11,14 @@
 #include <random>
 
 #include "metrics_parse.h"
+#include "ota/server/build_queue.h"
 #include "ota/server/crypto.h"
 #include "ota/server/device_service.h"
 #include "ota/server/firmware_service.h"
 #include "ota/server/rollout_service.h"
 #include "ota/server/update_service.h"
 #include "test_postgres.h"
+#include "test_gate.h"
 #include "test_support.h"
 
 namespace ota::server {
@@ -231,6 +233,44 @@ TEST_F(MetricsServiceTest, RolloutsByStateWithTheirWavesAndDevices) {
   EXPECT_EQ(test::metric_value(j, "ota_rollouts", {{"state", "aborted"}}), 1);
   EXPECT_FALSE(test::metric_value(j, "ota_rollout_state", {{"rollout", rid}}).has_value());
   EXPECT_FALSE(test::metric_value(j, "ota_rollout_devices", {{"rollout", rid}}).has_value());
+}
+
+
+// The release builds of the process: one ready, one failed (every attempt
+// thrown), one building (held at a gate) and one queued behind it on the
+// queue's single thread; then the counters of successful builds.
+TEST_F(MetricsServiceTest, ReleaseBuildsByStateFromTheBuildQueue) {
+  BuildQueue::Options o;
+  o.threads = 1;
+  o.nice = 0;
+  o.max_attempts = 2;
+  o.retry_delay_s = 0;
+  BuildQueue builds(o);
+  metrics_service_->set_build_queue(&builds);
+  builds.request("ok", "ok", "d1", [] {});
+  builds.request("bad", "bad", "d1", [] { throw std::runtime_error("no space"); });
+  builds.wait_idle();
+  test::Gate gate;
+  builds.request("held", "held", "d1", [&] { gate.wait(); });
+  ASSERT_TRUE(gate.until_waiting());
+  builds.request("next", "next", "d1", [] {});
+  nlohmann::json j = scrape();
+  auto builds_in = [&](const char* state) {
+    return test::metric_value(j, "ota_release_builds", {{"state", state}}).value_or(-1);
+  };
+  EXPECT_EQ(builds_in("ready"), 1);
+  EXPECT_EQ(builds_in("failed"), 1);
+  EXPECT_EQ(builds_in("building"), 1);
+  EXPECT_EQ(builds_in("queued"), 1);
+  EXPECT_EQ(test::metric_value(j, "ota_release_builds_total").value_or(-1), 1);
+  gate.open();
+  builds.wait_idle();
+  j = scrape();
+  EXPECT_EQ(builds_in("ready"), 3);
+  EXPECT_EQ(builds_in("building"), 0);
+  EXPECT_EQ(test::metric_value(j, "ota_release_builds_total").value_or(-1), 3);
+  EXPECT_GE(test::metric_value(j, "ota_release_build_seconds_total").value_or(-1), 0);
+  metrics_service_->set_build_queue(nullptr);
 }
 
 }  // namespace

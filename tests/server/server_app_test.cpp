@@ -501,9 +501,25 @@ TEST_F(ServerApp, ConfigFileEnvironmentAndFlagsInThatOrder) {
   EXPECT_EQ(threads.wait_exit(), 2);
 }
 
-// The pool size and the statement timeout are PostgreSQL's: the server
-// says which it uses, and refuses them with SQLite when it starts.
-TEST_F(ServerApp, PoolAndStatementTimeoutArePostgresSettings) {
+// Request threads each accept on the port (SO_REUSEPORT), yet a second
+// server started on a port the first listens on fails as it always did,
+// instead of silently sharing its connections; the first goes on serving
+// on every thread.
+TEST_F(ServerApp, ATakenPortFailsTheStartDespiteSharedAcceptors) {
+  const uint16_t port = free_loopback_port();
+  ServerProcess first(data_, port, {}, {"--threads", "4"});
+  ASSERT_TRUE(first.wait_ready()) << first.output();
+  ServerProcess second(dir_ / "second", port, {}, {"--threads", "4"});
+  EXPECT_EQ(second.wait_exit(), 1) << second.output();
+  EXPECT_NE(second.output().find("in use"), std::string::npos) << second.output();
+  for (int i = 0; i < 40; ++i) ASSERT_EQ(http_get(first.url("/healthz")).status, 200) << "request " << i;
+  EXPECT_EQ(first.stop(), 0);
+}
+
+// The pool size is either backend's, the statement timeout PostgreSQL's:
+// the server says which it uses, and refuses the timeout with SQLite when
+// it starts.
+TEST_F(ServerApp, PoolSizeAndPostgresStatementTimeout) {
   if (test::on_postgres()) {
     // As docs/server.md "PostgreSQL in production" has it: the file's
     // settings, a flag over one of them.
@@ -516,8 +532,10 @@ TEST_F(ServerApp, PoolAndStatementTimeoutArePostgresSettings) {
     EXPECT_EQ(s.stop(), 0);
   } else {
     ServerProcess pool(data_, free_loopback_port(), {}, {"--db-pool", "3"});
-    EXPECT_EQ(pool.wait_exit(), 1);
-    EXPECT_NE(pool.output().find("a connection pool size is for PostgreSQL"), std::string::npos) << pool.output();
+    ASSERT_TRUE(pool.wait_ready()) << pool.output();
+    EXPECT_NE(pool.output().find("database SQLite, pool 3)"), std::string::npos) << pool.output();
+    EXPECT_EQ(http_get(pool.url("/healthz")).status, 200);
+    EXPECT_EQ(pool.stop(), 0);
     ServerProcess timeout(data_, free_loopback_port(), {"OTA_DB_STATEMENT_TIMEOUT_MS=4500"});
     EXPECT_EQ(timeout.wait_exit(), 1);
     EXPECT_NE(timeout.output().find("a statement timeout is for PostgreSQL"), std::string::npos) << timeout.output();

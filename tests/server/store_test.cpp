@@ -379,13 +379,11 @@ TEST_P(StoreSqliteTest, SqliteConnectionSettings) {
   auto store = open();
   auto sql = raw();
   std::string mode;
-  int fk = 0, timeout = 0;
+  int fk = 0;
   *sql << "PRAGMA journal_mode", soci::into(mode);
   *sql << "PRAGMA foreign_keys", soci::into(fk);
-  *sql << "PRAGMA busy_timeout", soci::into(timeout);
   EXPECT_EQ(mode, "wal");
   EXPECT_EQ(fk, 1);
-  EXPECT_EQ(timeout, 5000);
   // Foreign keys are enforced by the database itself, not only by the store.
   EXPECT_THROW((*sql << "INSERT INTO assignments (device_id, product, old_version, new_version,"
                         " created_at) VALUES ('nobody', 'wled', '', 'none', 0)"),
@@ -1122,6 +1120,60 @@ TEST_P(StoreTest, ConcurrentMixedWritesAndReads) {
   EXPECT_EQ(statuses, per_kind);
 }
 
+// A write waits for another connection's write lock (another server's)
+// for 5 s at most, then fails with the database's reason; the store goes
+// on once the lock is gone.
+TEST_P(StoreSqliteTest, WriteLockWaitIsBounded) {
+  auto store = open();
+  auto locker = raw();
+  *locker << "BEGIN IMMEDIATE";
+  const auto start = std::chrono::steady_clock::now();
+  const std::string why = message_of([&] { store->insert_device(dev("d1")); });
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_NE(why.find("database is locked"), std::string::npos) << why;
+  EXPECT_GE(waited, 4.9) << "gave up before the 5 s bound";
+  EXPECT_LT(waited, 30.0) << "waited without bound";
+  *locker << "COMMIT";
+  EXPECT_TRUE(store->insert_device(dev("d1")));
+}
+
+// SQLite's pool: while one call waits for the write lock (held here by
+// another connection, as another server would), the pool's other
+// connections go on reading; with one connection every call would queue
+// behind the waiting writer. The writer gets the lock once it is free.
+TEST_P(StoreSqliteTest, PoolReadsWhileAWriterWaitsForTheLock) {
+  Store::Options options;
+  options.pool_size = 2;
+  auto store = Store::open(url_, options);
+  store->ensure_product("wled", kT0);
+  ASSERT_TRUE(store->insert_device(dev("d0")));
+
+  auto locker = raw();
+  *locker << "BEGIN IMMEDIATE";
+  std::atomic<bool> written{false};
+  std::string writer_error;
+  std::thread writer([&] {
+    try {
+      written = store->insert_device(dev("d1"));
+    } catch (const std::exception& e) {
+      writer_error = e.what();
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the writer now waits for the lock
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(store->device("d0")) << "read " << i;
+  EXPECT_EQ(store->list_devices().size(), 1u) << "the waiting write is not visible yet";
+  const double read_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_FALSE(written.load()) << "the writer must still be waiting";
+  *locker << "COMMIT";
+  writer.join();
+  EXPECT_EQ(writer_error, "");
+  EXPECT_TRUE(written.load());
+  EXPECT_LT(read_seconds, 2.5) << "reads did not wait for the writer's lock";
+  EXPECT_TRUE(store->device("d1")) << "the write is visible on every connection";
+}
+
 TEST_P(StoreTest, ConcurrentReadsOnPreparedStatementsGetTheirOwnRows) {
   // The hot calls reuse each connection's prepared statements and their
   // bound variables: threads taking turns on them must never see another
@@ -1290,9 +1342,15 @@ TEST_P(StorePostgresTest, PoolSizeAndStatementTimeoutAreTheConnections) {
 
 TEST_P(StoreSqliteTest, RefusesPostgresOptions) {
   Store::Options pool;
+  pool.pool_size = 0;
+  EXPECT_EQ(message_of([&] { Store::open(url_, pool); }), "store: the SQLite pool size must be 1..256");
+  pool.pool_size = 257;
+  EXPECT_EQ(message_of([&] { Store::open(url_, pool); }), "store: the SQLite pool size must be 1..256");
   pool.pool_size = 2;
-  EXPECT_EQ(message_of([&] { Store::open(url_, pool); }),
-            "store: a connection pool size is for PostgreSQL (SQLite uses one connection)");
+  EXPECT_EQ(message_of([&] { Store::open("sqlite3://:memory:", pool); }),
+            "store: an in-memory SQLite database has one connection (pool size 1)");
+  EXPECT_EQ(Store::open("sqlite3://:memory:")->schema_version(), sd::latest_schema_version())
+      << "an in-memory database gets its one connection by default";
   Store::Options timeout;
   timeout.statement_timeout_ms = 1000;
   EXPECT_EQ(message_of([&] { Store::open(url_, timeout); }),

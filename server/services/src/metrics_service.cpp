@@ -10,6 +10,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "ota/server/build_queue.h"
 #include "service_util.h"
 
 namespace ota::server {
@@ -139,6 +140,20 @@ void render_process_metrics(std::string& out) {
   write_sample(out, "process_start_time_seconds", {}, boot + start_ticks / tick);
 }
 
+void render_build_metrics(std::string& out, const BuildQueue& builds) {
+  const BuildQueue::Stats s = builds.stats();
+  write_header(out, "ota_release_builds", "gauge",
+               "Release builds this server queued since it started, by state: queued, building, ready, failed.");
+  write_sample(out, "ota_release_builds", {{"state", "queued"}}, d(s.queued));
+  write_sample(out, "ota_release_builds", {{"state", "building"}}, d(s.building));
+  write_sample(out, "ota_release_builds", {{"state", "ready"}}, d(s.ready));
+  write_sample(out, "ota_release_builds", {{"state", "failed"}}, d(s.failed));
+  write_header(out, "ota_release_builds_total", "counter", "Release builds that succeeded.");
+  write_sample(out, "ota_release_builds_total", {}, d(s.builds));
+  write_header(out, "ota_release_build_seconds_total", "counter", "Seconds spent on the release builds that succeeded.");
+  write_sample(out, "ota_release_build_seconds_total", {}, s.mean_build_seconds * d(s.builds));
+}
+
 MetricsService::MetricsService(Store& store, const Metrics& metrics, Clock clock)
     : store_(store), metrics_(metrics), clock_(clock ? std::move(clock) : Clock(now_seconds)) {}
 
@@ -148,6 +163,7 @@ std::string MetricsService::scrape() {
   out.reserve(16384);
   render_process_metrics(out);
   metrics_.render(out);
+  if (builds_) render_build_metrics(out, *builds_);
   render_fleet(out, st);
   return out;
 }

@@ -3,12 +3,16 @@
 #include <libpq-fe.h>
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/sqlite3/soci-sqlite3.h>
+#include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <sstream>
 #include <system_error>
+#include <thread>
 
 #include "store_internal.h"
 
@@ -115,14 +119,34 @@ std::string with_postgres_options(const std::string& keyword_conninfo, const std
 
 namespace {
 
+// sqlite3_busy_handler callback: `tries` is 0 on the first call for a lock.
+// Returns 0 (give up: SQLITE_BUSY) once kBusyTimeoutMs have passed.
+int wait_for_lock(void*, int tries) {
+  using clock = std::chrono::steady_clock;
+  thread_local clock::time_point first;
+  const clock::time_point now = clock::now();
+  if (tries == 0) first = now;
+  if (now - first >= std::chrono::milliseconds(kBusyTimeoutMs)) return 0;
+  const int shift = std::min(tries, 6);  // 20 us .. 1.28 ms, then at most 1 ms
+  std::this_thread::sleep_for(std::min<std::chrono::microseconds>(std::chrono::microseconds(20 << shift),
+                                                                  std::chrono::milliseconds(1)));
+  return 1;
+}
+
 void configure_sqlite(soci::session& sql) {
   // Per connection, outside any transaction: foreign keys are off by default.
   sql << "PRAGMA foreign_keys = ON";
   int fk = 0;
   sql << "PRAGMA foreign_keys", soci::into(fk);
   if (fk != 1) throw StoreError("store: this SQLite library cannot enforce foreign keys");
-  int timeout = 0;
-  sql << "PRAGMA busy_timeout = " + std::to_string(kBusyTimeoutMs), soci::into(timeout);
+  // Waiting for another connection's write lock: SQLite's own busy timeout
+  // sleeps 1, 2, 5, 10 ms and more between tries, long beside a lock held
+  // for tens of microseconds by the pool's other connections (and by other
+  // servers on the file); this handler tries again after 20 us, doubling to
+  // 1 ms, for at most kBusyTimeoutMs.
+  auto* backend = static_cast<soci::sqlite3_session_backend*>(sql.get_backend());
+  if (sqlite3_busy_handler(backend->conn_, &wait_for_lock, nullptr) != SQLITE_OK)
+    throw StoreError("store: cannot set the SQLite busy handler");
   // WAL: readers never block the writer. An in-memory database answers
   // "memory", which is fine; a file system without shared memory keeps its
   // old mode, and SQLite still works (slower), so neither is fatal.

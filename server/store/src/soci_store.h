@@ -6,12 +6,12 @@
 // /metrics) and store_sessions.cpp (console sessions).
 //
 // Concurrency: a soci::connection_pool; each call leases one session for its
-// duration (blocking while all are busy). SQLite gets a pool of one, so its
-// single connection is used by one thread at a time (a mutex in effect);
-// PostgreSQL gets four. Calls never nest, so a thread never waits on itself.
-// Between processes (several servers on one database), SQLite writers take
-// the write lock up front (BEGIN IMMEDIATE, 5 s busy timeout) and PostgreSQL
-// writers lock the counter rows they advance.
+// duration (blocking while all are busy); four by default on either backend
+// (an in-memory SQLite database: one). Calls never nest, so a thread never
+// waits on itself. Between connections, of one server or of several on one
+// database, SQLite readers run at once (WAL) and writers take the write
+// lock up front (BEGIN IMMEDIATE; a lock wait retries after 20 us to 1 ms,
+// 5 s at most), and PostgreSQL writers lock the counter rows they advance.
 //
 // Every multi-statement write runs in one transaction; every value is bound
 // with soci::use (statement texts are constants).

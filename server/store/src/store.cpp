@@ -108,8 +108,13 @@ std::unique_ptr<Store> Store::open(const std::string& url, const Options& option
   Target target = parse_url(url);
   size_t pool = 1;
   if (target.backend == Backend::sqlite) {
-    if (options.pool_size)
-      throw StoreError("store: a connection pool size is for PostgreSQL (SQLite uses one connection)");
+    // WAL lets the pool's connections read at once; writers take turns on
+    // the file's write lock. An in-memory database is one connection's own.
+    const bool in_memory = target.location == ":memory:";
+    pool = options.pool_size.value_or(in_memory ? 1 : kDefaultSqlitePool);
+    if (pool < 1 || pool > 256) throw StoreError("store: the SQLite pool size must be 1..256");
+    if (in_memory && pool != 1)
+      throw StoreError("store: an in-memory SQLite database has one connection (pool size 1)");
     if (options.statement_timeout_ms)
       throw StoreError("store: a statement timeout is for PostgreSQL (SQLite waits at most 5 s for its lock)");
   } else {

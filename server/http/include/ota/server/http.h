@@ -1,5 +1,6 @@
-// The HTTP front of ota-server: RESTinio on Asio, a thread pool, request
-// limits and timeouts, JSON helpers. Handlers stay thin: parse, call a
+// The HTTP front of ota-server: RESTinio on Asio, one single-threaded server
+// per request thread on a shared port, request limits and timeouts, JSON
+// helpers. Handlers stay thin: parse, call a
 // service, render (STYLE.md "For the server").
 #ifndef OTA_SERVER_HTTP_H
 #define OTA_SERVER_HTTP_H
@@ -20,11 +21,6 @@
 namespace ota::server {
 
 using Router = PathRouter;  // express-syntax routes without regular expressions
-
-// Thread-safe traits (strands) for a pool of I/O threads.
-struct ServerTraits : public restinio::default_traits_t {
-  using request_handler_t = Router;
-};
 
 // A started server, plain or TLS: stop() begins a graceful shutdown,
 // wait() returns once it is done. Call each once.
@@ -50,9 +46,11 @@ struct HttpConfig {
   std::optional<std::string> tls_cert, tls_key;
 };
 
-// Starts the server on its own thread pool; throws std::system_error (or
-// RESTinio's exception) when the address cannot be bound or the TLS files
-// cannot be loaded. TLS accepts TLS 1.2 and 1.3 only.
+// Starts config.threads servers, each on a thread of its own, sharing the
+// router and the port (SO_REUSEPORT: the kernel spreads connections over
+// them; a connection stays on one thread); throws std::system_error (or
+// RESTinio's exception) when the address is taken or cannot be bound, or
+// the TLS files cannot be loaded. TLS accepts TLS 1.2 and 1.3 only.
 RunningServer start_http(const HttpConfig& config, std::unique_ptr<Router> router);
 
 // The body limit every route enforces (set once from HttpConfig at start).

@@ -19,10 +19,15 @@
 
 namespace ota::server {
 
+class BuildQueue;
+
 class MetricsService {
  public:
   using Clock = std::function<int64_t()>;
   MetricsService(Store& store, const Metrics& metrics, Clock clock = {});
+  // Adds this process's release builds to the scrape (ota_release_builds
+  // by state, ota_release_builds_total, ota_release_build_seconds_total).
+  void set_build_queue(const BuildQueue* builds) { builds_ = builds; }
 
   // The whole exposition (text format 0.0.4). Throws StoreError when the
   // database cannot be read.
@@ -35,7 +40,11 @@ class MetricsService {
   Store& store_;
   const Metrics& metrics_;
   Clock clock_;
+  const BuildQueue* builds_ = nullptr;
 };
+
+// The build families of one queue (see set_build_queue).
+void render_build_metrics(std::string& out, const BuildQueue& builds);
 
 // The process families (process_cpu_seconds_total, process_resident_memory_bytes,
 // process_virtual_memory_bytes, process_open_fds, process_start_time_seconds)

@@ -219,15 +219,17 @@ class Store {
   // Applies pending migrations, in one transaction, before returning.
   // Throws StoreError.
   static std::unique_ptr<Store> open(const std::string& url);
-  // PostgreSQL's connections and their statement timeout. Either one with
-  // SQLite (one connection; lock waits bounded by its 5 s busy timeout) is
-  // refused: StoreError "... is for PostgreSQL".
+  // The connections (both backends; SQLite's read at once in WAL mode and
+  // take turns to write, each waiting at most 5 s for the write lock; an
+  // in-memory SQLite database has exactly one) and PostgreSQL's statement
+  // timeout (refused with SQLite: StoreError "... is for PostgreSQL").
   struct Options {
     std::optional<size_t> pool_size;               // 1..256; default 4
     std::optional<int64_t> statement_timeout_ms;   // 0: none; default 30,000
   };
   static std::unique_ptr<Store> open(const std::string& url, const Options& options);
   static constexpr size_t kDefaultPostgresPool = 4;
+  static constexpr size_t kDefaultSqlitePool = 4;
   static constexpr int64_t kDefaultStatementTimeoutMs = 30'000;
   virtual ~Store() = default;
 
